@@ -1,0 +1,66 @@
+// mcpgate: one binary, one subcommand per job. Only app/ wires concrete classes together.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+
+#include <string>
+#include <vector>
+
+#include "app/commands.hpp"
+
+namespace {
+
+// Anthropic's mcp-proxy takes Go-style single-dash long flags (-config, -tunnel-domain);
+// CLI11 reads "-config" as six short flags, so rewrite them to the double-dash form.
+std::vector<std::string> normalise_go_flags(int argc, char** argv) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    for (const char* flag : {"-config", "-tunnel-domain"}) {
+      const std::string f(flag);
+      if (arg == f || arg.rfind(f + "=", 0) == 0) {
+        arg = "-" + arg;
+        break;
+      }
+    }
+    args.push_back(std::move(arg));
+  }
+  return args;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace mcpgate::app;
+  CLI::App app{"mcpgate: gateway and self-hosted tunnel for MCP servers"};
+  app.require_subcommand(1);
+
+  gateway_options gateway;
+  auto* gw = app.add_subcommand("gateway", "Run the gateway (drop-in for Anthropic's mcp-proxy)");
+  gw->add_option("-c,--config", gateway.config_path, "Config file")->capture_default_str();
+  gw->add_option("--tunnel-domain", gateway.tunnel_domain, "Overrides the tunnel_domain key");
+
+  validate_options validate;
+  auto* val = app.add_subcommand("validate", "Check a config file; print every error, or a normalised summary");
+  val->add_option("config", validate.config_path, "Config file")->required();
+  val->add_option("--tunnel-domain", validate.tunnel_domain, "Overrides the tunnel_domain key");
+  val->add_flag("-q,--quiet", validate.quiet, "Print errors only");
+
+  hello_options hello;
+  auto* hel = app.add_subcommand("hello", "Run the built-in sample MCP server (Streamable HTTP, endpoint /mcp)");
+  hel->add_option("-l,--listen", hello.listen, "host:port to listen on (port 0 = any free port)")->capture_default_str();
+  hel->add_option("--slow-steps", hello.slow_default_steps, "Default progress steps of the `slow` tool")->capture_default_str();
+
+  auto args = normalise_go_flags(argc, argv);
+  std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (*gw) return run_gateway(gateway);
+  if (*val) return run_validate(validate);
+  if (*hel) return run_hello(hello);
+  return 2;
+}

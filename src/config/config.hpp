@@ -1,0 +1,104 @@
+// The gateway's configuration as plain, already-validated structs.
+//
+// A `config` is built once by config::load_* (loader.hpp), never modified afterwards, and
+// shared as std::shared_ptr<const config>: a reload builds a new one and swaps it in; an
+// exchange keeps the snapshot it started with. Nothing here does I/O.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "net/ip_prefix.hpp"
+
+namespace mcpgate::config {
+
+using duration = std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+enum class log_level { debug, info, warn, error };
+
+struct tls_files {
+  std::string cert_file;
+  std::string key_file;
+  bool empty() const { return cert_file.empty() && key_file.empty(); }
+};
+
+// plain: HTTP/1.1 over TCP. tls: HTTP/1.1 over TLS. ws: Anthropic mcp-proxy's listener,
+// a plaintext WebSocket whose binary stream carries TLS (the drop-in issue builds it).
+enum class listener_mode { plain, tls, ws };
+
+struct listener {
+  std::string address;   // as written: ":8080", "127.0.0.1:8443", "[::1]:80"
+  std::string bind_host; // "" = all interfaces (IPv4 and IPv6)
+  std::uint16_t port = 0;
+  listener_mode mode = listener_mode::plain;
+  tls_files tls;         // the listener's own tls: keys, else the top-level tls: (tls/ws modes)
+  bool from_listen_addr = false;  // built from the Anthropic `listen_addr` key
+};
+
+// An upstream in Anthropic's form `scheme://host:port` (port mandatory, no path).
+struct upstream_target {
+  std::string scheme;  // "http" or "https"
+  std::string host;    // DNS name or IP literal, IPv6 without brackets, lower case
+  std::uint16_t port = 0;
+  bool tls() const { return scheme == "https"; }
+  // host:port, IPv6 in brackets: the Host header value and the pool key.
+  std::string authority() const;
+  std::string to_string() const { return scheme + "://" + authority(); }
+};
+
+struct route_timeouts {
+  duration connect = 10s;            // resolve + TCP (+ TLS) to the upstream
+  duration response_header = 300s;   // request fully sent -> response header complete
+  duration stream_idle = 0ms;        // max silence inside a response body; 0 = none (SSE)
+};
+
+struct route {
+  std::string name;       // "echo", or "*[1]" for the second entry of a list
+  std::string host_key;   // routes map key: exact host, bare subdomain, or "*"
+  std::string path = "/"; // prefix, matched at '/' boundaries ("/mcp" matches "/mcp/x", not "/mcpx")
+  upstream_target upstream;
+  route_timeouts timeouts;
+  bool preserve_host = false;  // forward the client's Host instead of the upstream authority
+};
+
+struct upstream_settings {
+  // Resolved addresses of every upstream must fall inside these (SSRF defence).
+  // Default RFC 1918; setting the key replaces the default.
+  std::vector<net::ip_prefix> allowed_ips = net::rfc1918_prefixes();
+  bool allowed_ips_set = false;        // the key was written (for the summary and warnings)
+  bool disable_ip_validation = false;  // mutually exclusive with allowed_ips
+  std::string ca_file;                 // trust anchors for https:// upstreams
+  bool include_system_cas = false;
+};
+
+// Bounds on what one downstream client may make the gateway hold or wait for.
+struct limits {
+  std::uint32_t max_request_header_bytes = 16 * 1024;
+  std::uint64_t max_request_body_bytes = 16 * 1024 * 1024;
+  std::uint32_t max_response_header_bytes = 64 * 1024;
+  duration request_header_timeout = 10s;  // first byte to end of header (slowloris)
+  duration request_body_timeout = 60s;    // max silence while reading a request body
+  duration keepalive_timeout = 60s;       // idle client connection between exchanges
+};
+
+struct config {
+  std::string source;        // file the config came from ("" for strings in tests)
+  std::string listen_addr;   // Anthropic key, kept as written
+  std::vector<listener> listeners;  // listen_addr (as a ws listener) + `listeners:` entries
+  log_level level = log_level::info;
+  duration shutdown_timeout = 30s;
+  std::string tunnel_domain;  // lower case, no leading/trailing dot
+  tls_files tls;
+  std::vector<route> routes;  // every route, in file order
+  upstream_settings upstream;
+  struct limits limits;
+  unsigned workers = 0;       // 0 = one per core
+};
+
+const char* to_string(log_level level);
+const char* to_string(listener_mode mode);
+
+}  // namespace mcpgate::config
