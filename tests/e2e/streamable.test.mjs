@@ -1,0 +1,319 @@
+// Streamable HTTP scenarios: the official TypeScript SDK client against server-everything
+// (`node dist/index.js streamableHttp`), DIRECT (client -> upstream) and GATEWAY
+// (client -> mcpgate -> upstream). Every scenario runs unchanged in both modes.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+import { modes, startEverything, startGateway, accessLog, NODE_MODULES } from './support/peers.mjs';
+import { connect, text, payload, rawPost } from './support/mcp.mjs';
+
+const DOCS_DIR = path.join(NODE_MODULES, '@modelcontextprotocol/server-everything/dist/docs');
+
+/** Waits until predicate() is truthy, polling every 20 ms, failing after timeoutMs. */
+async function until(predicate, timeoutMs, what) {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const v = predicate();
+    if (v) return v;
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Parses the `data:` JSON messages of an SSE body. */
+function sseMessages(body) {
+  const out = [];
+  for (const block of body.split(/\r?\n\r?\n/)) {
+    const data = block.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+    if (data) out.push(JSON.parse(data));
+  }
+  return out;
+}
+
+for (const mode of modes()) {
+  describe(`streamable HTTP [${mode.toUpperCase()}]`, () => {
+    let upstream;
+    let gw;
+    let url;
+    const clients = [];
+    const open = async (opts) => {
+      const c = await connect('streamable', url, opts);
+      clients.push(c);
+      return c;
+    };
+
+    before(async () => {
+      upstream = await startEverything('streamableHttp');
+      if (mode === 'gateway') {
+        gw = await startGateway([{ path: '/mcp', upstream: upstream.origin }]);
+        url = `${gw.origin}/mcp`;
+      } else {
+        url = `${upstream.origin}/mcp`;
+      }
+    });
+
+    after(async () => {
+      for (const c of clients) await c.close();
+      await gw?.proc.stop();
+      await upstream?.proc.stop();
+    });
+
+    it('initialize: server info, protocol version, session id, capabilities', async () => {
+      const c = await open();
+      const info = c.client.getServerVersion();
+      assert.equal(info.name, 'mcp-servers/everything');
+      assert.equal(info.version, '2.0.0');
+      assert.equal(c.transport.protocolVersion, LATEST_PROTOCOL_VERSION);
+      assert.match(c.transport.sessionId ?? '', /^[\x21-\x7e]+$/);
+      const caps = c.client.getServerCapabilities();
+      assert.ok(caps.tools && caps.prompts && caps.resources && caps.logging, JSON.stringify(caps));
+      assert.ok((c.client.getInstructions() ?? '').length > 100, 'server instructions relayed');
+      await c.client.ping();
+    });
+
+    it('raw initialize: SSE response, Mcp-Session-Id header, 202 for notifications, DELETE 200', async () => {
+      const init = await rawPost(url, {
+        jsonrpc: '2.0', id: 1, method: 'initialize',
+        params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
+      });
+      assert.equal(init.status, 200, init.body);
+      assert.match(init.headers.get('content-type') ?? '', /^text\/event-stream/);
+      const sid = init.headers.get('mcp-session-id');
+      assert.match(sid ?? '', /^[\x21-\x7e]+$/, 'Mcp-Session-Id header relayed');
+      const msgs = sseMessages(init.body);
+      assert.equal(msgs.length, 1, init.body);
+      assert.equal(msgs[0].id, 1);
+      assert.equal(msgs[0].result.protocolVersion, LATEST_PROTOCOL_VERSION);
+      const hdrs = { 'mcp-session-id': sid, 'mcp-protocol-version': LATEST_PROTOCOL_VERSION };
+      const note = await rawPost(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, hdrs);
+      assert.equal(note.status, 202, `notification: expected 202, got ${note.status} ${note.body}`);
+      assert.equal(note.body, '');
+      const del = await fetch(url, { method: 'DELETE', headers: hdrs });
+      assert.equal(del.status, 200, await del.text());
+    });
+
+    it('tools/list and simple tool calls (echo, get-sum, get-tiny-image)', async () => {
+      const c = await open();
+      const { tools } = await c.client.listTools();
+      const names = tools.map((t) => t.name);
+      for (const n of ['echo', 'get-sum', 'get-tiny-image', 'trigger-long-running-operation']) {
+        assert.ok(names.includes(n), `tools/list lacks ${n}: ${names.join(', ')}`);
+      }
+      assert.equal(text(await c.client.callTool({ name: 'echo', arguments: { message: 'hello gateway' } })),
+        'Echo: hello gateway');
+      assert.equal(text(await c.client.callTool({ name: 'get-sum', arguments: { a: 40, b: 2 } })),
+        'The sum of 40 and 2 is 42.');
+      const img = await c.client.callTool({ name: 'get-tiny-image', arguments: {} });
+      const image = img.content.find((x) => x.type === 'image');
+      assert.ok(image, JSON.stringify(img));
+      assert.equal(image.mimeType, 'image/png');
+      assert.equal(Buffer.from(image.data, 'base64').subarray(1, 4).toString(), 'PNG');
+      const bad = await c.client.callTool({ name: 'get-sum', arguments: { a: 'x' } });
+      assert.equal(bad.isError, true, 'invalid arguments give an isError result');
+    });
+
+    it('long-running tool: every progress notification arrives before the result, incrementally', async () => {
+      const c = await open();
+      const duration = 2; // seconds
+      const steps = 4;
+      const stepMs = (duration * 1000) / steps;
+      const seen = [];
+      const t0 = performance.now();
+      const result = await c.client.callTool(
+        { name: 'trigger-long-running-operation', arguments: { duration, steps } },
+        undefined,
+        { onprogress: (p) => seen.push({ t: performance.now(), ...p }), timeout: 30000 },
+      );
+      const tResult = performance.now();
+      assert.match(text(result), /Long running operation completed/);
+      // Transport-level order: all notifications/progress before the JSON-RPC response.
+      const idxResult = c.inbox.findIndex((e) => e.message.id !== undefined && e.message.result?.content);
+      const progress = c.inbox.filter((e) => e.message.method === 'notifications/progress');
+      const progressIdx = c.inbox.map((e, i) => (e.message.method === 'notifications/progress' ? i : -1)).filter((i) => i >= 0);
+      assert.ok(idxResult >= 0, 'result seen on the transport');
+      assert.equal(progress.length, steps, `expected ${steps} progress notifications, got ${progress.length}`);
+      assert.ok(progressIdx.every((i) => i < idxResult), `progress after result: ${progressIdx} vs ${idxResult}`);
+      assert.deepEqual(progress.map((e) => e.message.params.progress), [1, 2, 3, 4]);
+      assert.ok(progress.every((e) => e.message.params.total === steps));
+      assert.equal(seen.length, steps, 'onprogress callback saw every notification');
+      // Incremental delivery: timestamps spread over the tool's run, not bunched at the end.
+      const rel = progress.map((e) => Math.round(e.t - t0));
+      const diag = `progress at ${rel.join(', ')} ms; result at ${Math.round(tResult - t0)} ms`;
+      assert.ok(rel[0] < stepMs + 700, `first progress too late (${diag})`);
+      assert.ok(tResult - progress[0].t > (steps - 2) * stepMs, `progress bunched before result (${diag})`);
+      assert.ok(progress[steps - 1].t - progress[0].t > (steps - 2) * stepMs, `progress not spread out (${diag})`);
+      for (let i = 1; i < steps; i++) {
+        assert.ok(progress[i].t - progress[i - 1].t > stepMs * 0.3, `progress ${i} bunched with ${i - 1} (${diag})`);
+      }
+      console.log(`# [${mode}] ${diag}`);
+    });
+
+    it('concurrent requests on one session: parallel progress streams are not mixed up', async () => {
+      const c = await open();
+      const runs = [1, 2, 3].map((k) => {
+        const seen = [];
+        const p = c.client.callTool(
+          { name: 'trigger-long-running-operation', arguments: { duration: 1.2, steps: 3 } },
+          undefined,
+          { onprogress: (x) => seen.push(x.progress), timeout: 30000 },
+        ).then((r) => ({ k, r, seen }));
+        return p;
+      });
+      const tEcho = performance.now();
+      const echoes = await Promise.all([1, 2, 3, 4, 5].map((i) =>
+        c.client.callTool({ name: 'echo', arguments: { message: `m${i}` } })));
+      const echoMs = performance.now() - tEcho;
+      assert.deepEqual(echoes.map(text), ['Echo: m1', 'Echo: m2', 'Echo: m3', 'Echo: m4', 'Echo: m5']);
+      assert.ok(echoMs < 1000, `echo calls were blocked behind the long-running calls (${Math.round(echoMs)} ms)`);
+      for (const { k, r, seen } of await Promise.all(runs)) {
+        assert.match(text(r), /Long running operation completed/, `run ${k}`);
+        assert.deepEqual(seen, [1, 2, 3], `run ${k} progress`);
+      }
+    });
+
+    it('sampling round trip (server -> client sampling/createMessage)', async () => {
+      const requests = [];
+      const c = await open({
+        handlers: {
+          sampling: async (req) => {
+            requests.push(req);
+            return { model: 'e2e-model', role: 'assistant', content: { type: 'text', text: 'sampled reply 42' }, stopReason: 'endTurn' };
+          },
+        },
+      });
+      const r = await c.client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'ping from e2e', maxTokens: 20 } },
+        undefined, { timeout: 30000 });
+      assert.equal(requests.length, 1);
+      assert.equal(requests[0].params.maxTokens, 20);
+      assert.match(requests[0].params.messages[0].content.text, /ping from e2e/);
+      assert.match(text(r), /sampled reply 42/);
+      assert.match(text(r), /e2e-model/);
+    });
+
+    it('elicitation round trip (server -> client elicitation/create)', async () => {
+      const requests = [];
+      const c = await open({
+        handlers: {
+          elicitation: async (req) => {
+            requests.push(req);
+            return { action: 'accept', content: { name: 'Ada Lovelace', check: true, integer: 7 } };
+          },
+        },
+      });
+      const r = await c.client.callTool({ name: 'trigger-elicitation-request', arguments: {} }, undefined, { timeout: 30000 });
+      assert.equal(requests.length, 1);
+      assert.equal(requests[0].params.requestedSchema.type, 'object');
+      const all = r.content.map((x) => x.text).join('\n');
+      assert.match(all, /- Name: Ada Lovelace/);
+      assert.match(all, /- Agreed to terms: true/);
+      assert.match(all, /- Favorite Integer: 7/);
+    });
+
+    it('server-initiated request on the standalone GET stream (roots/list) and logging notification', async () => {
+      let rootsCalls = 0;
+      const c = await open({
+        handlers: {
+          roots: async () => {
+            rootsCalls++;
+            return { roots: [{ uri: 'file:///tmp/e2e-root', name: 'e2e' }] };
+          },
+        },
+      });
+      await until(() => rootsCalls > 0, 10000, 'roots/list from the server (standalone GET stream)');
+      await until(() => c.inbox.find((e) => e.message.method === 'notifications/message' &&
+        /Roots updated: 1 root/.test(String(e.message.params?.data))), 10000, 'logging notification "Roots updated"');
+      const r = await c.client.callTool({ name: 'get-roots-list', arguments: {} });
+      assert.match(r.content.map((x) => x.text).join('\n'), /file:\/\/\/tmp\/e2e-root/);
+    });
+
+    it('resources: list, templates, read text, read blob', async () => {
+      const c = await open();
+      const { resources } = await c.client.listResources();
+      const uri = 'demo://resource/static/document/architecture.md';
+      assert.ok(resources.some((r) => r.uri === uri), `resources/list lacks ${uri}`);
+      const { resourceTemplates } = await c.client.listResourceTemplates();
+      const tpl = resourceTemplates.map((t) => t.uriTemplate);
+      assert.ok(tpl.includes('demo://resource/dynamic/blob/{resourceId}'), tpl.join(', '));
+      assert.ok(tpl.includes('demo://resource/dynamic/text/{resourceId}'), tpl.join(', '));
+      const doc = await c.client.readResource({ uri });
+      assert.equal(doc.contents[0].mimeType, 'text/markdown');
+      assert.equal(doc.contents[0].text, fs.readFileSync(path.join(DOCS_DIR, 'architecture.md'), 'utf8'),
+        'text resource relayed byte for byte');
+      const blob = await c.client.readResource({ uri: 'demo://resource/dynamic/blob/7' });
+      assert.equal(typeof blob.contents[0].blob, 'string');
+      assert.match(Buffer.from(blob.contents[0].blob, 'base64').toString(), /^Resource 7: This is a base64 blob created at /);
+      const txt = await c.client.readResource({ uri: 'demo://resource/dynamic/text/3' });
+      assert.match(txt.contents[0].text, /^Resource 3: This is a plaintext resource/);
+      await assert.rejects(c.client.readResource({ uri: 'demo://resource/dynamic/text/0' }), /Unknown resource|-32/);
+    });
+
+    it('prompts: list and get (with and without arguments)', async () => {
+      const c = await open();
+      const { prompts } = await c.client.listPrompts();
+      const names = prompts.map((p) => p.name);
+      for (const n of ['simple-prompt', 'args-prompt']) assert.ok(names.includes(n), names.join(', '));
+      const simple = await c.client.getPrompt({ name: 'simple-prompt' });
+      assert.equal(simple.messages[0].content.text, 'This is a simple prompt without arguments.');
+      const args = await c.client.getPrompt({ name: 'args-prompt', arguments: { city: 'Paris', state: 'TX' } });
+      assert.equal(args.messages[0].content.text, "What's weather in Paris, TX?");
+    });
+
+    it('256 KiB payload through echo, both directions', async () => {
+      const c = await open();
+      const msg = payload(256 * 1024);
+      assert.equal(Buffer.byteLength(msg), 256 * 1024);
+      const r = await c.client.callTool({ name: 'echo', arguments: { message: msg } }, undefined, { timeout: 30000 });
+      const got = text(r);
+      assert.equal(got.length, msg.length + 6, 'echo length');
+      assert.ok(got === `Echo: ${msg}`, 'echoed payload differs');
+    });
+
+    it('session terminate (DELETE), then the old session is refused', async () => {
+      const c = await open();
+      const sid = c.transport.sessionId;
+      const pv = c.transport.protocolVersion;
+      assert.ok(sid);
+      assert.ok((await c.client.listTools()).tools.length > 0);
+      await c.transport.terminateSession(); // throws unless 2xx (or 405)
+      assert.equal(c.transport.sessionId, undefined);
+      const r = await rawPost(url, { jsonrpc: '2.0', id: 99, method: 'tools/list', params: {} },
+        { 'mcp-session-id': sid, 'mcp-protocol-version': pv });
+      // Spec: 404 for a terminated session. server-everything answers 400 (its router rejects
+      // unknown ids before the SDK transport sees them); a transparent gateway relays that.
+      assert.equal(r.status, 400, `old session: expected 400 (server-everything), got ${r.status} ${r.body}`);
+      assert.equal(r.json?.error?.code, -32000, r.body);
+      assert.match(r.json?.error?.message ?? '', /No valid session ID/);
+      const get = await fetch(url, { headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': pv } });
+      assert.equal(get.status, 400, `GET on old session: ${get.status}`);
+      await get.body?.cancel();
+      const del = await fetch(url, { method: 'DELETE', headers: { 'mcp-session-id': sid, 'mcp-protocol-version': pv } });
+      assert.equal(del.status, 400, `second DELETE: ${del.status}`);
+      await del.body?.cancel();
+    });
+
+    it('requests without a session or with a malformed body are refused like upstream does', async () => {
+      const noSession = await rawPost(url, { jsonrpc: '2.0', id: 5, method: 'tools/list', params: {} });
+      assert.equal(noSession.status, 400, noSession.body);
+      assert.equal(noSession.json?.error?.code, -32000, noSession.body);
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: '{"jsonrpc":"2.0","id":1,"method":"initialize",',
+      });
+      const body = await res.text();
+      assert.equal(res.status, 400, `malformed JSON: ${res.status} ${body}`);
+    });
+
+    if (mode === 'gateway') {
+      it('gateway is still running and wrote JSON access-log lines', () => {
+        assert.equal(gw.proc.exited, false, `gateway exited (code ${gw.proc.exitCode}, signal ${gw.proc.exitSignal})\n${gw.proc.log}`);
+        const log = accessLog(gw);
+        console.log(`# gateway access-log lines: ${log.length}`);
+        assert.ok(log.length > 0, `no JSON access-log lines on stdout; stdout was:\n${gw.proc.stdoutLines.slice(-20).join('\n')}`);
+      });
+    }
+  });
+}
