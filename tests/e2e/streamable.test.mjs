@@ -138,7 +138,10 @@ for (const mode of modes()) {
       assert.ok(progressIdx.every((i) => i < idxResult), `progress after result: ${progressIdx} vs ${idxResult}`);
       assert.deepEqual(progress.map((e) => e.message.params.progress), [1, 2, 3, 4]);
       assert.ok(progress.every((e) => e.message.params.total === steps));
-      assert.equal(seen.length, steps, 'onprogress callback saw every notification');
+      // The SDK Client runs notification handlers a microtask later than response handlers, so
+      // when the last progress and the result arrive in one read, onprogress misses the last
+      // one (an SDK race, seen directly). The transport-level inbox above is authoritative.
+      assert.ok(seen.length >= steps - 1, `onprogress saw ${seen.length} of ${steps}`);
       // Incremental delivery: timestamps spread over the tool's run, not bunched at the end.
       const rel = progress.map((e) => Math.round(e.t - t0));
       const diag = `progress at ${rel.join(', ')} ms; result at ${Math.round(tResult - t0)} ms`;
@@ -154,12 +157,11 @@ for (const mode of modes()) {
     it('concurrent requests on one session: parallel progress streams are not mixed up', async () => {
       const c = await open();
       const runs = [1, 2, 3].map((k) => {
-        const seen = [];
         const p = c.client.callTool(
           { name: 'trigger-long-running-operation', arguments: { duration: 1.2, steps: 3 } },
           undefined,
-          { onprogress: (x) => seen.push(x.progress), timeout: 30000 },
-        ).then((r) => ({ k, r, seen }));
+          { onprogress: () => {}, timeout: 30000 },
+        ).then((r) => ({ k, r }));
         return p;
       });
       const tEcho = performance.now();
@@ -168,9 +170,18 @@ for (const mode of modes()) {
       const echoMs = performance.now() - tEcho;
       assert.deepEqual(echoes.map(text), ['Echo: m1', 'Echo: m2', 'Echo: m3', 'Echo: m4', 'Echo: m5']);
       assert.ok(echoMs < 1000, `echo calls were blocked behind the long-running calls (${Math.round(echoMs)} ms)`);
-      for (const { k, r, seen } of await Promise.all(runs)) {
+      for (const { k, r } of await Promise.all(runs)) {
         assert.match(text(r), /Long running operation completed/, `run ${k}`);
-        assert.deepEqual(seen, [1, 2, 3], `run ${k} progress`);
+      }
+      // Per call (progressToken = request id), on the transport: 1,2,3 in order, all before its result.
+      const results = c.inbox.map((e, i) => ({ e, i }))
+        .filter(({ e }) => /Long running operation completed/.test(e.message.result?.content?.[0]?.text ?? ''));
+      assert.equal(results.length, 3);
+      for (const { e, i } of results) {
+        const mine = c.inbox.map((x, j) => ({ x, j }))
+          .filter(({ x }) => x.message.method === 'notifications/progress' && x.message.params.progressToken === e.message.id);
+        assert.deepEqual(mine.map(({ x }) => x.message.params.progress), [1, 2, 3], `progress of request ${e.message.id}`);
+        assert.ok(mine.every(({ j }) => j < i), `progress of request ${e.message.id} after its result`);
       }
     });
 
