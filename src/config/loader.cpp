@@ -1,0 +1,1057 @@
+// The config loader: YAML text -> diagnostics + (when there is no error) a config snapshot.
+//
+// The walk is driven by the schema, not by the document: each section reads only the keys
+// it knows and reports the others, so a hostile or cyclic document (aliases) can never make
+// the walk deeper than the schema. Every problem becomes a diagnostic and the walk goes on,
+// so one `mcpgate validate` run shows all of them.
+#include "config/loader.hpp"
+
+#include <arpa/inet.h>
+#include <yaml-cpp/yaml.h>
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <iterator>
+#include <set>
+#include <sstream>
+#include <system_error>
+
+#include "config/units.hpp"
+
+namespace mcpgate::config {
+
+std::string diagnostic::to_string() const {
+  std::string out = file.empty() ? "<config>" : file;
+  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  out += level == severity::error ? ": error: " : ": warning: ";
+  if (!key_path.empty()) out += key_path + ": ";
+  out += message;
+  return out;
+}
+
+std::size_t load_result::error_count() const {
+  return static_cast<std::size_t>(std::count_if(diagnostics.begin(), diagnostics.end(), [](const diagnostic& d) {
+    return d.level == diagnostic::severity::error;
+  }));
+}
+
+namespace {
+
+using key_list = std::initializer_list<std::string_view>;
+
+// Bigger than any sane config; keeps a mistaken path (a log file, /dev/zero) from eating memory.
+constexpr std::uintmax_t max_file_bytes = 4 * 1024 * 1024;
+
+const key_list top_keys{"listen_addr", "log_level", "shutdown_timeout", "tunnel_domain", "tls",
+                        "routes", "upstream", "listeners", "limits", "workers"};
+const key_list tls_keys{"cert_file", "key_file"};
+const key_list listener_keys{"address", "mode", "tls"};
+const key_list route_keys{"path", "upstream", "connect_timeout", "response_header_timeout",
+                          "stream_idle_timeout", "preserve_host"};
+const key_list upstream_keys{"allowed_ips", "disable_ip_validation", "tls"};
+const key_list upstream_tls_keys{"ca_file", "include_system_cas"};
+const key_list limits_keys{"max_request_header_bytes", "max_request_body_bytes", "max_response_header_bytes",
+                           "request_header_timeout", "request_body_timeout", "keepalive_timeout"};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// A value as it appears in a message: quoted, control bytes escaped, long values cut.
+std::string quote(std::string_view s) {
+  constexpr std::size_t max_shown = 120;
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size() && i < max_shown; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (s.size() > max_shown) out += "...";
+  return out + "\"";
+}
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null: return "null";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Scalar: return quote(node.Scalar());
+    case YAML::NodeType::Undefined: break;
+  }
+  return "nothing";
+}
+
+std::string join(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+
+std::string index(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+bool is_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// DNS name (or bare subdomain) in lower case: letters, digits, '-', '_', dot-separated
+// non-empty labels. '_' is allowed because internal service names use it.
+bool valid_hostname(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  std::size_t label = 0;
+  for (char c : s) {
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+      continue;
+    }
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok || ++label > 63) return false;
+  }
+  return label != 0;
+}
+
+bool looks_like_ipv4(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+}
+
+bool valid_ipv4(const std::string& s) {
+  in_addr out{};
+  return inet_pton(AF_INET, s.c_str(), &out) == 1;
+}
+
+bool valid_ipv6(const std::string& s) {
+  in6_addr out{};
+  return inet_pton(AF_INET6, s.c_str(), &out) == 1;
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view s, bool allow_zero) {
+  if (!is_digits(s) || s.size() > 5) return std::nullopt;
+  const unsigned long value = std::stoul(std::string(s));
+  if (value > 65535 || (value == 0 && !allow_zero)) return std::nullopt;
+  return static_cast<std::uint16_t>(value);
+}
+
+struct host_port {
+  std::string host;  // "" = all interfaces; IPv6 without brackets
+  std::uint16_t port = 0;
+};
+
+// Go's net.Listen syntax: ":8080", "0.0.0.0:8080", "localhost:80", "[::1]:8080".
+std::optional<host_port> parse_listen_address(std::string_view text, std::string* why) {
+  auto fail = [&](std::string reason) -> std::optional<host_port> {
+    *why = std::move(reason);
+    return std::nullopt;
+  };
+  if (text.empty()) return fail("empty address (expected host:port, e.g. \":8080\" or \"127.0.0.1:8080\")");
+  host_port out;
+  std::string_view port;
+  if (text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) return fail("missing ']' after the IPv6 address");
+    out.host = lower(text.substr(1, close - 1));
+    if (!valid_ipv6(out.host)) return fail("invalid IPv6 address " + quote(out.host));
+    if (close + 1 >= text.size() || text[close + 1] != ':') return fail("missing :port after ']'");
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return fail("missing :port (expected host:port, e.g. \":8080\" or \"127.0.0.1:8080\")");
+    out.host = lower(text.substr(0, colon));
+    if (out.host.find(':') != std::string::npos) return fail("IPv6 addresses must be in brackets, e.g. \"[::1]:8080\"");
+    if (!out.host.empty()) {
+      if (looks_like_ipv4(out.host)) {
+        if (!valid_ipv4(out.host)) return fail("invalid IPv4 address " + quote(out.host));
+      } else if (!valid_hostname(out.host)) {
+        return fail("invalid host " + quote(out.host));
+      }
+    }
+    port = text.substr(colon + 1);
+  }
+  const auto number = parse_port(port, true);
+  if (!number) return fail("invalid port " + quote(port) + " (expected 0..65535)");
+  out.port = *number;
+  return out;
+}
+
+// Anthropic's upstream form: exactly scheme://host:port.
+std::optional<upstream_target> parse_upstream(std::string_view text, std::string* why) {
+  auto fail = [&](std::string reason) -> std::optional<upstream_target> {
+    *why = std::move(reason);
+    return std::nullopt;
+  };
+  const auto parsed = boost::urls::parse_absolute_uri(text);
+  if (!parsed) return fail("not an absolute URL");
+  const boost::urls::url_view url = *parsed;
+  upstream_target out;
+  out.scheme = lower(url.scheme());
+  if (out.scheme != "http" && out.scheme != "https") return fail("the scheme must be http or https");
+  if (!url.has_authority()) return fail("missing //host:port");
+  if (url.has_userinfo()) return fail("user info is not allowed");
+  switch (url.host_type()) {
+    case boost::urls::host_type::ipv4: out.host = url.host_ipv4_address().to_string(); break;
+    case boost::urls::host_type::ipv6: out.host = url.host_ipv6_address().to_string(); break;
+    case boost::urls::host_type::name: {
+      const auto host = url.encoded_host();
+      out.host = lower(std::string_view(host.data(), host.size()));
+      if (out.host.empty()) return fail("missing host");
+      if (looks_like_ipv4(out.host)) return fail("invalid IPv4 address " + quote(out.host));
+      if (!valid_hostname(out.host)) return fail("invalid host name " + quote(out.host));
+      break;
+    }
+    default: return fail("missing host");
+  }
+  if (!url.has_port() || url.port().empty()) return fail("missing port (the port is mandatory)");
+  const auto port = parse_port(url.port(), false);
+  if (!port) return fail("invalid port " + quote(url.port()) + " (expected 1..65535)");
+  out.port = *port;
+  if (!url.encoded_path().empty()) return fail("a path is not allowed (route by path with a route object's path: key)");
+  if (url.has_query()) return fail("a query is not allowed");
+  if (url.has_fragment()) return fail("a fragment is not allowed");
+  return out;
+}
+
+struct place {
+  int line = 0;    // 1-based, 0 = none
+  int column = 0;  // 1-based
+};
+
+place place_of(const YAML::Mark& mark) {
+  if (mark.is_null() || mark.line < 0) return {};
+  return {mark.line + 1, mark.column + 1};
+}
+
+place place_of(const YAML::Node& node) {
+  if (!node.IsDefined()) return {};
+  return place_of(node.Mark());
+}
+
+struct entry {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+};
+
+struct listener_source {
+  std::string path;  // "listen_addr", "listeners[1]"
+  place at;
+};
+
+class loader {
+ public:
+  loader(std::string file, const overrides& over) : file_(std::move(file)), over_(over) { cfg_.source = file_; }
+
+  load_result run(std::string_view text) {
+    try {
+      walk(text);
+    } catch (const std::exception& e) {
+      // Nothing in the walk is expected to throw; if yaml-cpp does, it is still a diagnostic.
+      add(diagnostic::severity::error, {}, "", std::string("internal error while reading the config: ") + e.what());
+    }
+    return finish();
+  }
+
+  void add(diagnostic::severity level, place at, std::string path, std::string message) {
+    diagnostic d;
+    d.level = level;
+    d.file = file_;
+    d.line = at.line;
+    d.column = at.column;
+    d.key_path = std::move(path);
+    d.message = std::move(message);
+    diags_.push_back(std::move(d));
+  }
+
+  load_result finish() {
+    // File order reads best; problems with no single place (a missing key) go last.
+    std::stable_sort(diags_.begin(), diags_.end(), [](const diagnostic& a, const diagnostic& b) {
+      const bool a_none = a.line == 0;
+      const bool b_none = b.line == 0;
+      if (a_none != b_none) return b_none;
+      if (a.line != b.line) return a.line < b.line;
+      return a.column < b.column;
+    });
+    load_result result;
+    result.diagnostics = std::move(diags_);
+    if (result.error_count() == 0) result.snapshot = std::make_shared<const config>(std::move(cfg_));
+    return result;
+  }
+
+ private:
+  void error(const YAML::Node& at, const std::string& path, std::string message) {
+    add(diagnostic::severity::error, place_of(at), path, std::move(message));
+  }
+  void warning(const YAML::Node& at, const std::string& path, std::string message) {
+    add(diagnostic::severity::warning, place_of(at), path, std::move(message));
+  }
+
+  void walk(std::string_view text) {
+    std::vector<YAML::Node> documents;
+    try {
+      documents = YAML::LoadAll(std::string(text));
+    } catch (const YAML::Exception& e) {
+      add(diagnostic::severity::error, place_of(e.mark), "", "YAML syntax error: " + e.msg);
+      return;
+    }
+    if (documents.size() > 1) {
+      error(documents[1], "", "a config file holds one YAML document; found " + std::to_string(documents.size()));
+    }
+    const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
+    if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
+      error(root, "", "expected a map of settings at the top level, got " + describe(root));
+      return;
+    }
+    if (root.IsMap()) {
+      for (const entry& e : entries(root, "", top_keys)) top_level(e);
+    }
+    cross_checks();
+  }
+
+  void top_level(const entry& e) {
+    const std::string& k = e.key;
+    const YAML::Node& v = e.value;
+    if (k == "listen_addr") {
+      listen_addr(v);
+    } else if (k == "log_level") {
+      if (auto s = read_string(v, k)) {
+        if (*s == "debug") cfg_.level = log_level::debug;
+        else if (*s == "info") cfg_.level = log_level::info;
+        else if (*s == "warn") cfg_.level = log_level::warn;
+        else if (*s == "error") cfg_.level = log_level::error;
+        else error(v, k, "invalid log level " + quote(*s) + " (expected one of: debug, info, warn, error)");
+      }
+    } else if (k == "shutdown_timeout") {
+      if (auto d = read_duration(v, k)) cfg_.shutdown_timeout = *d;
+    } else if (k == "tunnel_domain") {
+      if (auto s = read_string(v, k)) {
+        std::string why;
+        if (auto domain = normalise_domain(*s, &why)) cfg_.tunnel_domain = *domain;
+        else error(v, k, why);
+      }
+    } else if (k == "tls") {
+      read_tls(v, k, cfg_.tls);
+    } else if (k == "routes") {
+      routes(v);
+    } else if (k == "upstream") {
+      upstream(v);
+    } else if (k == "listeners") {
+      listeners(v);
+    } else if (k == "limits") {
+      limits(v);
+    } else if (k == "workers") {
+      if (auto n = read_unsigned(v, k, 0, 256)) cfg_.workers = static_cast<unsigned>(*n);
+    }
+  }
+
+  // ---- generic readers --------------------------------------------------------------
+
+  // The entries of a map in file order; unknown, duplicate and non-string keys are
+  // reported and left out. An empty `allowed` accepts any key (routes).
+  std::vector<entry> entries(const YAML::Node& map, const std::string& path, key_list allowed) {
+    std::vector<entry> out;
+    std::set<std::string> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const YAML::Node key_node = it->first;
+      const YAML::Node value = it->second;
+      if (!key_node.IsScalar()) {
+        error(key_node, path, "expected a string key, got " + describe(key_node));
+        continue;
+      }
+      const std::string key = key_node.Scalar();
+      const std::string key_path = join(path, key);
+      if (allowed.size() != 0 && std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        error(key_node, key_path, unknown_key_message(key, allowed));
+        continue;
+      }
+      if (!seen.insert(key).second) {
+        error(key_node, key_path, "duplicate key " + quote(key));
+        continue;
+      }
+      out.push_back({key, key_node, value});
+    }
+    return out;
+  }
+
+  static std::string unknown_key_message(const std::string& key, key_list allowed) {
+    std::string list;
+    std::string_view best;
+    std::size_t best_distance = 3;  // suggest only close misspellings
+    for (std::string_view a : allowed) {
+      if (!list.empty()) list += ", ";
+      list += a;
+      const std::size_t d = edit_distance(lower(key), a);
+      if (d < best_distance) {
+        best_distance = d;
+        best = a;
+      }
+    }
+    std::string message = "unknown key " + quote(key);
+    if (!best.empty()) message += " (did you mean \"" + std::string(best) + "\"?)";
+    return message + "; allowed keys: " + list;
+  }
+
+  bool expect_map(const YAML::Node& node, const std::string& path) {
+    if (node.IsMap()) return true;
+    error(node, path, "expected a map, got " + describe(node));
+    return false;
+  }
+
+  std::optional<std::string> read_string(const YAML::Node& node, const std::string& path) {
+    if (node.IsScalar()) return node.Scalar();
+    error(node, path, "expected a string, got " + describe(node));
+    return std::nullopt;
+  }
+
+  std::optional<bool> read_bool(const YAML::Node& node, const std::string& path) {
+    if (node.IsScalar()) {
+      const std::string& s = node.Scalar();
+      const bool plain = node.Tag() == "?";
+      if (plain && (s == "true" || s == "True" || s == "TRUE")) return true;
+      if (plain && (s == "false" || s == "False" || s == "FALSE")) return false;
+      const std::string word = lower(s);
+      if (plain && (word == "yes" || word == "no" || word == "on" || word == "off" || word == "y" || word == "n")) {
+        error(node, path,
+              "expected a bool (true or false), got " + quote(s) +
+                  ": YAML 1.1 words like yes/no/on/off are not booleans here; write true or false");
+        return std::nullopt;
+      }
+      if (!plain && (word == "true" || word == "false")) {
+        error(node, path, "expected a bool (true or false), got the quoted string " + quote(s) + "; drop the quotes");
+        return std::nullopt;
+      }
+    }
+    error(node, path, "expected a bool (true or false), got " + describe(node));
+    return std::nullopt;
+  }
+
+  std::optional<duration> read_duration(const YAML::Node& node, const std::string& path) {
+    if (!node.IsScalar()) {
+      error(node, path, "expected a duration (e.g. 30s, 1m30s, 500ms), got " + describe(node));
+      return std::nullopt;
+    }
+    std::string why;
+    auto d = parse_duration(node.Scalar(), &why);
+    if (!d) error(node, path, "invalid duration " + quote(node.Scalar()) + ": " + why + " (e.g. 30s, 1m30s, 500ms)");
+    return d;
+  }
+
+  std::optional<std::uint64_t> read_size(const YAML::Node& node, const std::string& path, std::uint64_t max) {
+    if (!node.IsScalar()) {
+      error(node, path, "expected a size (e.g. 16KiB, 4MiB, 1048576), got " + describe(node));
+      return std::nullopt;
+    }
+    std::string why;
+    auto bytes = parse_size(node.Scalar(), &why);
+    if (!bytes) {
+      error(node, path, "invalid size " + quote(node.Scalar()) + ": " + why);
+      return std::nullopt;
+    }
+    if (*bytes > max) {
+      error(node, path, "size " + quote(node.Scalar()) + " is too large (at most " + format_size(max) + ")");
+      return std::nullopt;
+    }
+    return bytes;
+  }
+
+  std::optional<std::uint64_t> read_unsigned(const YAML::Node& node, const std::string& path, std::uint64_t lo,
+                                             std::uint64_t hi) {
+    const std::string range = std::to_string(lo) + ".." + std::to_string(hi);
+    if (node.IsScalar() && is_digits(node.Scalar()) && node.Scalar().size() <= 18) {
+      const std::uint64_t n = std::stoull(node.Scalar());
+      if (n >= lo && n <= hi) return n;
+      error(node, path, "expected an integer " + range + ", got " + quote(node.Scalar()));
+      return std::nullopt;
+    }
+    error(node, path, "expected an integer " + range + ", got " + describe(node));
+    return std::nullopt;
+  }
+
+  // cert_file + key_file, both or neither. An empty string counts as not set.
+  void read_tls(const YAML::Node& node, const std::string& path, tls_files& out) {
+    if (!expect_map(node, path)) return;
+    YAML::Node cert;
+    YAML::Node key;
+    for (const entry& e : entries(node, path, tls_keys)) {
+      auto s = read_string(e.value, join(path, e.key));
+      if (!s) continue;
+      if (e.key == "cert_file") {
+        out.cert_file = *s;
+        cert = e.value;
+      } else {
+        out.key_file = *s;
+        key = e.value;
+      }
+    }
+    if (!out.cert_file.empty() && out.key_file.empty()) {
+      error(cert, join(path, "key_file"), path + ".cert_file is set but " + path + ".key_file is not (set both or neither)");
+    } else if (out.cert_file.empty() && !out.key_file.empty()) {
+      error(key, join(path, "cert_file"), path + ".key_file is set but " + path + ".cert_file is not (set both or neither)");
+    }
+  }
+
+  static std::optional<std::string> normalise_domain(std::string_view text, std::string* why) {
+    std::string domain = lower(text);
+    const auto first = domain.find_first_not_of('.');
+    if (first == std::string::npos) return std::string();
+    domain = domain.substr(first, domain.find_last_not_of('.') - first + 1);
+    if (!valid_hostname(domain)) {
+      *why = "invalid tunnel domain " + quote(text) + " (expected a DNS name, e.g. abcd1234.tunnel.anthropic.com)";
+      return std::nullopt;
+    }
+    return domain;
+  }
+
+  // ---- listeners --------------------------------------------------------------------
+
+  std::optional<listener> read_address(const YAML::Node& node, const std::string& path) {
+    auto text = read_string(node, path);
+    if (!text) return std::nullopt;
+    std::string why;
+    auto parsed = parse_listen_address(*text, &why);
+    if (!parsed) {
+      error(node, path, "invalid address " + quote(*text) + ": " + why);
+      return std::nullopt;
+    }
+    listener out;
+    out.address = *text;
+    out.bind_host = parsed->host;
+    out.port = parsed->port;
+    return out;
+  }
+
+  void listen_addr(const YAML::Node& node) {
+    listen_addr_seen_ = true;
+    auto l = read_address(node, "listen_addr");
+    if (!l) return;
+    cfg_.listen_addr = l->address;
+    l->mode = listener_mode::ws;
+    l->from_listen_addr = true;
+    listen_addr_listener_ = std::move(*l);
+    listen_addr_source_ = {"listen_addr", place_of(node)};
+  }
+
+  void listeners(const YAML::Node& node) {
+    listeners_seen_ = true;
+    listeners_node_ = node;
+    if (!node.IsSequence()) {
+      error(node, "listeners", "expected a list of listeners ({ address, mode, tls }), got " + describe(node));
+      return;
+    }
+    std::size_t i = 0;
+    for (auto it = node.begin(); it != node.end(); ++it, ++i) {
+      const YAML::Node item = *it;
+      const std::string path = index("listeners", i);
+      if (!expect_map(item, path)) continue;
+      std::optional<listener> l;
+      bool have_address = false;
+      bool ok = true;
+      listener_mode mode = listener_mode::plain;
+      tls_files tls;
+      for (const entry& e : entries(item, path, listener_keys)) {
+        const std::string key_path = join(path, e.key);
+        if (e.key == "address") {
+          have_address = true;
+          l = read_address(e.value, key_path);
+          ok = ok && l.has_value();
+        } else if (e.key == "mode") {
+          auto s = read_string(e.value, key_path);
+          if (!s) ok = false;
+          else if (*s == "plain") mode = listener_mode::plain;
+          else if (*s == "tls") mode = listener_mode::tls;
+          else if (*s == "ws") mode = listener_mode::ws;
+          else {
+            error(e.value, key_path, "invalid mode " + quote(*s) + " (expected one of: plain, tls, ws)");
+            ok = false;
+          }
+        } else {
+          read_tls(e.value, key_path, tls);
+        }
+      }
+      if (!have_address) {
+        error(item, join(path, "address"), "missing required key \"address\" (e.g. address: \"127.0.0.1:8080\")");
+        continue;
+      }
+      if (!ok || !l) continue;
+      l->mode = mode;
+      l->tls = tls;
+      listener_entries_.push_back(std::move(*l));
+      listener_entry_sources_.push_back({path, place_of(item)});
+    }
+  }
+
+  // ---- routes -----------------------------------------------------------------------
+
+  void routes(const YAML::Node& node) {
+    routes_seen_ = true;
+    routes_node_ = node;
+    if (node.IsSequence()) {
+      error(node, "routes", "routes must be a map of name: scheme://host:port, got a list");
+      return;
+    }
+    if (node.IsNull()) return;  // same as {}: warned about in cross_checks
+    if (!node.IsMap()) {
+      error(node, "routes", "routes must be a map of name: scheme://host:port, got " + describe(node));
+      return;
+    }
+    std::set<std::string> host_keys;
+    for (const entry& e : entries(node, "routes", {})) {
+      const std::string path = join("routes", e.key);
+      const std::string host_key = lower(e.key);
+      if (host_key != "*") {
+        if (host_key.find('*') != std::string::npos) {
+          error(e.key_node, path, "invalid route key " + quote(e.key) + ": the only wildcard is \"*\" on its own");
+          continue;
+        }
+        if (!valid_hostname(host_key)) {
+          error(e.key_node, path,
+                "invalid route key " + quote(e.key) + " (expected a hostname, a bare subdomain, or \"*\")");
+          continue;
+        }
+      }
+      if (!host_keys.insert(host_key).second) {
+        error(e.key_node, path, "duplicate route key " + quote(e.key) + " (route keys are case-insensitive)");
+        continue;
+      }
+      if (host_key != "*" && host_key.find('.') == std::string::npos) bare_subdomain_keys_.push_back({path, place_of(e.key_node)});
+
+      const YAML::Node& v = e.value;
+      if (v.IsScalar()) {
+        route r;
+        r.name = e.key;
+        r.host_key = host_key;
+        if (read_upstream(v, path, r.upstream)) add_route(std::move(r), path, place_of(v));
+      } else if (v.IsMap()) {
+        route_object(v, path, e.key, host_key);
+      } else if (v.IsSequence()) {
+        if (v.size() == 0) {
+          error(v, path, "empty list of routes (give at least one { path, upstream })");
+          continue;
+        }
+        std::set<std::string> paths;
+        std::size_t i = 0;
+        for (auto it = v.begin(); it != v.end(); ++it, ++i) {
+          const YAML::Node item = *it;
+          const std::string item_path = index(path, i);
+          if (!item.IsMap()) {
+            error(item, item_path, "expected a route object { path, upstream }, got " + describe(item));
+            continue;
+          }
+          route_object(item, item_path, index(e.key, i), host_key, &paths);
+        }
+      } else {
+        error(v, path,
+              "expected an upstream (scheme://host:port), a route object { path, upstream } or a list of them, got " +
+                  describe(v));
+      }
+    }
+  }
+
+  void route_object(const YAML::Node& node, const std::string& path, std::string name, const std::string& host_key,
+                    std::set<std::string>* paths = nullptr) {
+    route r;
+    r.name = std::move(name);
+    r.host_key = host_key;
+    bool ok = true;
+    bool have_upstream = false;
+    place upstream_at;
+    for (const entry& e : entries(node, path, route_keys)) {
+      const std::string key_path = join(path, e.key);
+      const YAML::Node& v = e.value;
+      if (e.key == "path") {
+        auto p = read_route_path(v, key_path);
+        if (!p) {
+          ok = false;
+          continue;
+        }
+        r.path = *p;
+        if (paths && !paths->insert(r.path).second) {
+          error(v, key_path, "duplicate path " + quote(r.path) + " for route key " + quote(host_key));
+          ok = false;
+        }
+      } else if (e.key == "upstream") {
+        have_upstream = true;
+        upstream_at = place_of(v);
+        ok = read_upstream(v, key_path, r.upstream) && ok;
+      } else if (e.key == "connect_timeout") {
+        if (auto d = read_duration(v, key_path)) r.timeouts.connect = *d;
+        else ok = false;
+      } else if (e.key == "response_header_timeout") {
+        if (auto d = read_duration(v, key_path)) r.timeouts.response_header = *d;
+        else ok = false;
+      } else if (e.key == "stream_idle_timeout") {
+        if (auto d = read_duration(v, key_path)) r.timeouts.stream_idle = *d;
+        else ok = false;
+      } else if (e.key == "preserve_host") {
+        if (auto b = read_bool(v, key_path)) r.preserve_host = *b;
+        else ok = false;
+      }
+    }
+    if (paths && r.path == "/" && !node_has_key(node, "path")) {
+      // A list entry without path: is "/", which still has to be unique in the list.
+      if (!paths->insert("/").second) {
+        error(node, join(path, "path"), "duplicate path \"/\" for route key " + quote(host_key));
+        ok = false;
+      }
+    }
+    if (!have_upstream) {
+      error(node, join(path, "upstream"), "missing required key \"upstream\" (scheme://host:port)");
+      return;
+    }
+    if (ok) add_route(std::move(r), join(path, "upstream"), upstream_at);
+  }
+
+  static bool node_has_key(const YAML::Node& map, std::string_view key) {
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      if (it->first.IsScalar() && it->first.Scalar() == key) return true;
+    }
+    return false;
+  }
+
+  std::optional<std::string> read_route_path(const YAML::Node& node, const std::string& path) {
+    auto s = read_string(node, path);
+    if (!s) return std::nullopt;
+    std::string p = *s;
+    if (p.empty() || p.front() != '/') {
+      error(node, path, "invalid path " + quote(p) + ": must start with \"/\"");
+      return std::nullopt;
+    }
+    for (char c : p) {
+      if (c == '?' || c == '#') {
+        error(node, path, "invalid path " + quote(p) + ": no query (?) or fragment (#) allowed");
+        return std::nullopt;
+      }
+      if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+        error(node, path, "invalid path " + quote(p) + ": no spaces or control characters allowed");
+        return std::nullopt;
+      }
+    }
+    // "/mcp/" and "/mcp" match the same requests (prefix at '/' boundaries): one spelling.
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    return p;
+  }
+
+  bool read_upstream(const YAML::Node& node, const std::string& path, upstream_target& out) {
+    if (!node.IsScalar()) {
+      error(node, path, "expected an upstream (scheme://host:port), got " + describe(node));
+      return false;
+    }
+    std::string why;
+    auto target = parse_upstream(node.Scalar(), &why);
+    if (!target) {
+      error(node, path, "invalid upstream (must be scheme://host:port), got " + quote(node.Scalar()) + ": " + why);
+      return false;
+    }
+    out = std::move(*target);
+    return true;
+  }
+
+  void add_route(route r, std::string upstream_path, place upstream_at) {
+    cfg_.routes.push_back(std::move(r));
+    route_sources_.push_back({std::move(upstream_path), upstream_at});
+  }
+
+  // ---- upstream, limits -------------------------------------------------------------
+
+  void upstream(const YAML::Node& node) {
+    if (!expect_map(node, "upstream")) return;
+    for (const entry& e : entries(node, "upstream", upstream_keys)) {
+      const std::string path = join("upstream", e.key);
+      const YAML::Node& v = e.value;
+      if (e.key == "allowed_ips") {
+        allowed_ips(v, path);
+      } else if (e.key == "disable_ip_validation") {
+        disable_node_ = v;
+        if (auto b = read_bool(v, path)) cfg_.upstream.disable_ip_validation = *b;
+      } else if (expect_map(v, path)) {
+        for (const entry& t : entries(v, path, upstream_tls_keys)) {
+          const std::string tls_path = join(path, t.key);
+          if (t.key == "ca_file") {
+            if (auto s = read_string(t.value, tls_path)) cfg_.upstream.ca_file = *s;
+          } else if (auto b = read_bool(t.value, tls_path)) {
+            cfg_.upstream.include_system_cas = *b;
+          }
+        }
+      }
+    }
+  }
+
+  void allowed_ips(const YAML::Node& node, const std::string& path) {
+    if (!node.IsSequence()) {
+      error(node, path, "expected a list of IP prefixes (e.g. [10.0.0.0/8, 127.0.0.1]), got " + describe(node));
+      return;
+    }
+    cfg_.upstream.allowed_ips.clear();
+    cfg_.upstream.allowed_ips_set = true;
+    if (node.size() == 0) warning(node, path, "upstream.allowed_ips is empty: every upstream will be refused");
+    std::size_t i = 0;
+    for (auto it = node.begin(); it != node.end(); ++it, ++i) {
+      const YAML::Node item = *it;
+      const std::string item_path = index(path, i);
+      auto text = read_string(item, item_path);
+      if (!text) continue;
+      std::string why;
+      auto prefix = net::ip_prefix::parse(*text, &why);
+      if (!prefix) {
+        error(item, item_path, "invalid IP prefix " + quote(*text) + ": " + why);
+        continue;
+      }
+      const std::string shown = prefix->to_string();
+      if (shown == "0.0.0.0/0" || shown == "::/0") {
+        warning(item, item_path, shown + " allows every address: this disables SSRF protection");
+      }
+      cfg_.upstream.allowed_ips.push_back(*prefix);
+    }
+  }
+
+  void limits(const YAML::Node& node) {
+    if (!expect_map(node, "limits")) return;
+    auto& out = cfg_.limits;
+    constexpr std::uint64_t max_u32 = 0xffffffffu;
+    for (const entry& e : entries(node, "limits", limits_keys)) {
+      const std::string path = join("limits", e.key);
+      const YAML::Node& v = e.value;
+      if (e.key == "max_request_header_bytes") {
+        if (auto n = read_size(v, path, max_u32)) out.max_request_header_bytes = static_cast<std::uint32_t>(*n);
+      } else if (e.key == "max_request_body_bytes") {
+        if (auto n = read_size(v, path, ~std::uint64_t{0})) out.max_request_body_bytes = *n;
+      } else if (e.key == "max_response_header_bytes") {
+        if (auto n = read_size(v, path, max_u32)) out.max_response_header_bytes = static_cast<std::uint32_t>(*n);
+      } else if (e.key == "request_header_timeout") {
+        if (auto d = read_duration(v, path)) out.request_header_timeout = *d;
+      } else if (e.key == "request_body_timeout") {
+        if (auto d = read_duration(v, path)) out.request_body_timeout = *d;
+      } else if (e.key == "keepalive_timeout") {
+        if (auto d = read_duration(v, path)) out.keepalive_timeout = *d;
+      }
+    }
+  }
+
+  // ---- checks that span keys ----------------------------------------------------------
+
+  void cross_checks() {
+    // -tunnel-domain wins over the key, as in mcp-proxy.
+    if (over_.tunnel_domain) {
+      std::string why;
+      if (auto domain = normalise_domain(*over_.tunnel_domain, &why)) cfg_.tunnel_domain = *domain;
+      else add(diagnostic::severity::error, {}, "tunnel_domain", "-tunnel-domain: " + why);
+    }
+
+    // listen_addr first: it is what an mcp-proxy config means by "the" listener.
+    std::vector<listener_source> sources;
+    if (listen_addr_listener_) {
+      cfg_.listeners.push_back(std::move(*listen_addr_listener_));
+      sources.push_back(listen_addr_source_);
+    }
+    for (std::size_t i = 0; i < listener_entries_.size(); ++i) {
+      cfg_.listeners.push_back(std::move(listener_entries_[i]));
+      sources.push_back(listener_entry_sources_[i]);
+    }
+    if (cfg_.listeners.empty() && !listen_addr_seen_ && !listeners_seen_) {
+      add(diagnostic::severity::error, {}, "listen_addr", "listen_addr or listeners is required");
+    } else if (cfg_.listeners.empty() && !listen_addr_seen_ && listeners_node_.IsSequence() && listeners_node_.size() == 0) {
+      error(listeners_node_, "listeners", "listen_addr or listeners is required (listeners is empty)");
+    }
+    std::set<std::pair<std::string, std::uint16_t>> bound;
+    for (std::size_t i = 0; i < cfg_.listeners.size(); ++i) {
+      listener& l = cfg_.listeners[i];
+      const listener_source& src = sources[i];
+      // Port 0 asks the kernel for a fresh port each time, so it never collides.
+      if (l.port != 0 && !bound.insert({l.bind_host, l.port}).second) {
+        add(diagnostic::severity::error, src.at, src.path, "duplicate listener address " + quote(l.address));
+      }
+      if (l.mode == listener_mode::plain || !l.tls.empty()) continue;
+      if (!cfg_.tls.empty()) {
+        l.tls = cfg_.tls;
+        continue;
+      }
+      add(diagnostic::severity::error, src.at, src.path,
+          "listener " + quote(l.address) + " (mode " + to_string(l.mode) +
+              ") needs a certificate: set tls.cert_file and tls.key_file" +
+              (l.from_listen_addr ? "" : ", or the listener's own tls:"));
+    }
+
+    if (cfg_.routes.empty() && route_count_attempted() == 0) {
+      add(diagnostic::severity::warning, routes_seen_ ? place_of(routes_node_) : place{}, "routes",
+          "no routes: every request will get 502");
+    }
+    const bool trust = !cfg_.upstream.ca_file.empty() || cfg_.upstream.include_system_cas;
+    for (std::size_t i = 0; i < cfg_.routes.size(); ++i) {
+      const route& r = cfg_.routes[i];
+      if (!r.upstream.tls() || trust) continue;
+      add(diagnostic::severity::error, route_sources_[i].at, route_sources_[i].path,
+          "route " + quote(r.name) + " has an https upstream but neither upstream.tls.ca_file nor "
+          "upstream.tls.include_system_cas is set: otherwise the proxy has no trust anchor");
+    }
+    if (cfg_.tunnel_domain.empty()) {
+      for (const auto& key : bare_subdomain_keys_) {
+        add(diagnostic::severity::warning, key.at, key.path,
+            "bare subdomain key without tunnel_domain: it only matches a Host of exactly this name");
+      }
+    }
+
+    if (cfg_.upstream.disable_ip_validation) {
+      if (cfg_.upstream.allowed_ips_set) {
+        error(disable_node_, "upstream.disable_ip_validation",
+              "upstream.disable_ip_validation and upstream.allowed_ips are mutually exclusive");
+      } else {
+        warning(disable_node_, "upstream.disable_ip_validation",
+                "upstream IP validation is off: routes may reach any address (no SSRF protection)");
+      }
+    }
+  }
+
+  // Routes that were written but failed count as written: no "no routes" warning on top.
+  std::size_t route_count_attempted() const {
+    return routes_node_.IsMap() || routes_node_.IsSequence() ? routes_node_.size() : 0;
+  }
+
+  std::string file_;
+  overrides over_;
+  config cfg_;
+  std::vector<diagnostic> diags_;
+
+  bool listen_addr_seen_ = false;
+  std::optional<listener> listen_addr_listener_;
+  listener_source listen_addr_source_;
+  bool listeners_seen_ = false;
+  YAML::Node listeners_node_;
+  std::vector<listener> listener_entries_;
+  std::vector<listener_source> listener_entry_sources_;
+  bool routes_seen_ = false;
+  YAML::Node routes_node_;
+  std::vector<listener_source> route_sources_;  // parallel to cfg_.routes: where its upstream is
+  std::vector<listener_source> bare_subdomain_keys_;
+  YAML::Node disable_node_;
+};
+
+}  // namespace
+
+load_result load_string(std::string_view yaml, const std::string& name, const overrides& over) {
+  try {
+    loader l(name, over);
+    return l.run(yaml);
+  } catch (const std::exception& e) {
+    load_result result;
+    diagnostic d;
+    d.file = name;
+    d.message = std::string("internal error while reading the config: ") + e.what();
+    result.diagnostics.push_back(std::move(d));
+    return result;
+  }
+}
+
+load_result load_file(const std::string& path, const overrides& over) {
+  auto fail = [&](std::string message) {
+    load_result result;
+    diagnostic d;
+    d.file = path;
+    d.message = std::move(message);
+    result.diagnostics.push_back(std::move(d));
+    return result;
+  };
+  try {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (ec) return fail("cannot read config file: " + ec.message());
+    if (std::filesystem::is_directory(status)) return fail("cannot read config file: it is a directory");
+    if (std::filesystem::is_regular_file(status)) {
+      const auto size = std::filesystem::file_size(path, ec);
+      if (!ec && size > max_file_bytes) return fail("config file is larger than 4 MiB");
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return fail("cannot read config file: " + std::error_code(errno, std::generic_category()).message());
+    std::string text;
+    char buf[64 * 1024];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+      text.append(buf, static_cast<std::size_t>(in.gcount()));
+      if (text.size() > max_file_bytes) return fail("config file is larger than 4 MiB");
+    }
+    if (in.bad()) return fail("cannot read config file: read error");
+    return load_string(text, path, over);
+  } catch (const std::exception& e) {
+    return fail(std::string("cannot read config file: ") + e.what());
+  }
+}
+
+// ---- summary --------------------------------------------------------------------------
+
+namespace {
+
+std::string listener_line(const listener& l) {
+  std::string out = "  " + l.address + " " + to_string(l.mode);
+  if (l.from_listen_addr) out += " (listen_addr)";
+  if (l.mode != listener_mode::plain) out += " cert " + l.tls.cert_file + " key " + l.tls.key_file;
+  return out;
+}
+
+std::string route_line(const route& r) {
+  std::string out = "  " + r.host_key + " " + r.path + " -> " + r.upstream.to_string();
+  out += " (connect " + format_duration(r.timeouts.connect) + ", response header " +
+         format_duration(r.timeouts.response_header) + ", stream idle " +
+         (r.timeouts.stream_idle.count() == 0 ? std::string("off") : format_duration(r.timeouts.stream_idle));
+  if (r.preserve_host) out += ", preserve host";
+  return out + ")";
+}
+
+}  // namespace
+
+std::string summarize(const config& cfg) {
+  std::ostringstream out;
+  out << "config: " << (cfg.source.empty() ? "(string)" : cfg.source) << "\n";
+  out << "listeners:\n";
+  for (const auto& l : cfg.listeners) out << listener_line(l) << "\n";
+  out << "tunnel_domain: " << (cfg.tunnel_domain.empty() ? "(none)" : cfg.tunnel_domain) << "\n";
+  if (cfg.routes.empty()) {
+    out << "routes: (none)\n";
+  } else {
+    out << "routes:\n";
+    for (const auto& r : cfg.routes) out << route_line(r) << "\n";
+  }
+  const auto& up = cfg.upstream;
+  out << "upstream: allowed_ips ";
+  if (up.allowed_ips.empty()) out << "(empty)";
+  for (std::size_t i = 0; i < up.allowed_ips.size(); ++i) out << (i ? ", " : "") << up.allowed_ips[i].to_string();
+  out << (up.allowed_ips_set ? " (set)" : " (default)");
+  out << " | validation " << (up.disable_ip_validation ? "off" : "on");
+  out << " | tls: ca_file " << (up.ca_file.empty() ? "none" : up.ca_file) << ", system CAs "
+      << (up.include_system_cas ? "yes" : "no") << "\n";
+  const auto& lim = cfg.limits;
+  out << "limits: request header " << format_size(lim.max_request_header_bytes) << ", request body "
+      << format_size(lim.max_request_body_bytes) << ", response header " << format_size(lim.max_response_header_bytes)
+      << ", header timeout " << format_duration(lim.request_header_timeout) << ", body timeout "
+      << format_duration(lim.request_body_timeout) << ", keepalive " << format_duration(lim.keepalive_timeout) << "\n";
+  out << "log_level: " << to_string(cfg.level) << ", shutdown_timeout: " << format_duration(cfg.shutdown_timeout)
+      << ", workers: " << (cfg.workers == 0 ? std::string("auto") : std::to_string(cfg.workers)) << "\n";
+  return out.str();
+}
+
+}  // namespace mcpgate::config
