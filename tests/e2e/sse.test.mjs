@@ -122,7 +122,7 @@ for (const mode of modes()) {
       const diag = `progress at ${rel.join(', ')} ms; result at ${Math.round(tResult - t0)} ms`;
       assert.ok(rel[0] < stepMs + 700, `first progress too late (${diag})`);
       assert.ok(progress[steps - 1].t - progress[0].t > (steps - 2) * stepMs, `progress not spread out (${diag})`);
-      console.log(`# [${mode}] sse ${diag}`);
+      console.log(`[${mode}] sse ${diag}`);
     });
 
     it('sampling round trip over the SSE stream', async () => {
@@ -157,7 +157,7 @@ for (const mode of modes()) {
       it('gateway is still running and wrote JSON access-log lines', () => {
         assert.equal(gw.proc.exited, false, `gateway exited (code ${gw.proc.exitCode}, signal ${gw.proc.exitSignal})\n${gw.proc.log}`);
         const log = accessLog(gw);
-        console.log(`# gateway access-log lines: ${log.length}`);
+        console.log(`gateway access-log lines: ${log.length}`);
         assert.ok(log.length > 0, `no JSON access-log lines on stdout; stdout was:\n${gw.proc.stdoutLines.slice(-20).join('\n')}`);
       });
     }

@@ -151,7 +151,7 @@ for (const mode of modes()) {
       for (let i = 1; i < steps; i++) {
         assert.ok(progress[i].t - progress[i - 1].t > stepMs * 0.3, `progress ${i} bunched with ${i - 1} (${diag})`);
       }
-      console.log(`# [${mode}] ${diag}`);
+      console.log(`[${mode}] ${diag}`);
     });
 
     it('concurrent requests on one session: parallel progress streams are not mixed up', async () => {
@@ -322,7 +322,7 @@ for (const mode of modes()) {
       it('gateway is still running and wrote JSON access-log lines', () => {
         assert.equal(gw.proc.exited, false, `gateway exited (code ${gw.proc.exitCode}, signal ${gw.proc.exitSignal})\n${gw.proc.log}`);
         const log = accessLog(gw);
-        console.log(`# gateway access-log lines: ${log.length}`);
+        console.log(`gateway access-log lines: ${log.length}`);
         assert.ok(log.length > 0, `no JSON access-log lines on stdout; stdout was:\n${gw.proc.stdoutLines.slice(-20).join('\n')}`);
       });
     }
