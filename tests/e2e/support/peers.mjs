@@ -78,8 +78,12 @@ export async function startGateway(routes, { extraYaml = '' } = {}) {
     cwd: dir,
     ready: /^mcpgate gateway: listening on 127\.0\.0\.1:(\d+) \(plain\)$/,
     timeoutMs: 15000,
+  }).catch((e) => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw new Error(`${e.message}\n--- config ${configPath} ---\n${yaml}`);
   });
   const port = Number(match[1]);
+  proc.exitPromise.then(() => fs.rmSync(dir, { recursive: true, force: true }));
   return { proc, port, origin: `http://127.0.0.1:${port}`, configPath, dir };
 }
 

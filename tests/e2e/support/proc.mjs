@@ -3,6 +3,12 @@
 // also when a test fails or the runner exits early.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import fs from 'node:fs';
+
+// Children get SIGKILL when this process dies, even by SIGKILL (exit handlers cannot run
+// then): util-linux `setpriv --pdeathsig` sets PR_SET_PDEATHSIG and execs the command.
+// Node forks from its main thread, which lives as long as the process.
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p));
 
 const live = new Set();
 
@@ -107,7 +113,10 @@ export class Proc {
  * Returns { proc, match }.
  */
 export async function start({ name, cmd, args = [], env = {}, cwd, ready, timeoutMs = 15000 }) {
-  const child = spawn(cmd, args, {
+  const [file, argv] = SETPRIV && process.platform === 'linux'
+    ? [SETPRIV, ['--pdeathsig', 'KILL', '--', cmd, ...args]]
+    : [cmd, args];
+  const child = spawn(file, argv, {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
