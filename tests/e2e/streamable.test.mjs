@@ -23,6 +23,58 @@ async function until(predicate, timeoutMs, what) {
   }
 }
 
+/** Raw initialize + notifications/initialized; returns the headers of the new MCP session. */
+async function rawSession(url) {
+  const init = await rawPost(url, {
+    jsonrpc: '2.0', id: 1, method: 'initialize',
+    params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
+  });
+  assert.equal(init.status, 200, init.body);
+  const headers = { 'mcp-session-id': init.headers.get('mcp-session-id'), 'mcp-protocol-version': LATEST_PROTOCOL_VERSION };
+  const note = await rawPost(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, headers);
+  assert.equal(note.status, 202, note.body);
+  return headers;
+}
+
+/**
+ * Reads SSE events from a fetch Response until stop(events) is true, the stream ends or
+ * timeoutMs passes; then cancels the body. Returns [{ id, event, data, raw }].
+ */
+async function readSse(res, stop, timeoutMs = 10000) {
+  const reader = res.body.getReader();
+  const dec = new TextDecoder();
+  let buf = '';
+  const events = [];
+  const timer = setTimeout(() => reader.cancel().catch(() => {}), timeoutMs);
+  try {
+    while (!stop(events)) {
+      let r;
+      try { r = await reader.read(); } catch { break; }
+      if (r.done) break;
+      buf += dec.decode(r.value, { stream: true });
+      let m;
+      while ((m = buf.match(/\r?\n\r?\n/))) {
+        const raw = buf.slice(0, m.index);
+        buf = buf.slice(m.index + m[0].length);
+        const ev = { raw, event: undefined, id: undefined, data: undefined };
+        for (const line of raw.split(/\r?\n/)) {
+          const [, k, v] = line.match(/^([^:]*):? ?(.*)$/);
+          if (k === 'id') ev.id = v;
+          else if (k === 'event') ev.event = v;
+          else if (k === 'data') ev.data = ev.data === undefined ? v : `${ev.data}\n${v}`;
+        }
+        events.push(ev);
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    await reader.cancel().catch(() => {});
+  }
+  return events;
+}
+
+const jsonOf = (ev) => { try { return JSON.parse(ev.data); } catch { return undefined; } };
+
 /** Parses the `data:` JSON messages of an SSE body. */
 function sseMessages(body) {
   const out = [];
@@ -280,6 +332,71 @@ for (const mode of modes()) {
       const got = text(r);
       assert.equal(got.length, msg.length + 6, 'echo length');
       assert.ok(got === `Echo: ${msg}`, 'echoed payload differs');
+    });
+
+    it('resumability: POST stream dropped mid-call, GET with Last-Event-ID replays the rest', async () => {
+      const h = await rawSession(url);
+      const ac = new AbortController();
+      const res = await fetch(url, {
+        method: 'POST', signal: ac.signal,
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...h },
+        body: JSON.stringify({
+          jsonrpc: '2.0', id: 2, method: 'tools/call',
+          params: { name: 'trigger-long-running-operation', arguments: { duration: 1.2, steps: 3 }, _meta: { progressToken: 'resume-tok' } },
+        }),
+      });
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+      const first = await readSse(res, (evs) => evs.some((e) => jsonOf(e)?.method === 'notifications/progress'), 10000);
+      ac.abort(); // drop the connection: not a cancellation, the tool keeps running upstream
+      // 2025-11-25 priming event: an id and an empty data line, before any message.
+      assert.ok(first[0]?.id && first[0].data === '', `priming event expected first, got ${JSON.stringify(first[0])}`);
+      const p1 = first.find((e) => jsonOf(e)?.method === 'notifications/progress');
+      assert.ok(p1?.id, `progress 1 with an event id: ${JSON.stringify(first)}`);
+      assert.equal(jsonOf(p1).params.progress, 1);
+      await new Promise((r) => setTimeout(r, 1500)); // let the tool finish while nobody listens
+      const get = await fetch(url, { headers: { accept: 'text/event-stream', ...h, 'last-event-id': p1.id } });
+      assert.equal(get.status, 200, `GET with Last-Event-ID: ${get.status}`);
+      const replay = await readSse(get, (evs) => evs.some((e) => jsonOf(e)?.id === 2), 10000);
+      const msgs = replay.map(jsonOf).filter(Boolean);
+      assert.deepEqual(msgs.filter((m) => m.method === 'notifications/progress').map((m) => m.params.progress), [2, 3],
+        `replayed: ${JSON.stringify(msgs)}`);
+      const result = msgs.find((m) => m.id === 2);
+      assert.match(result?.result?.content?.[0]?.text ?? '', /Long running operation completed/, JSON.stringify(msgs));
+      assert.ok(replay.every((e) => e.data === undefined || e.id), 'every replayed event keeps its id');
+      await fetch(url, { method: 'DELETE', headers: h }).then((r) => r.body?.cancel());
+    });
+
+    it('standalone GET stream: a second concurrent GET is refused with 409', async () => {
+      const h = await rawSession(url);
+      const ac = new AbortController();
+      const g1 = await fetch(url, { headers: { accept: 'text/event-stream', ...h }, signal: ac.signal });
+      assert.equal(g1.status, 200);
+      assert.match(g1.headers.get('content-type') ?? '', /^text\/event-stream/);
+      const g2 = await fetch(url, { headers: { accept: 'text/event-stream', ...h } });
+      const body = await g2.text();
+      assert.equal(g2.status, 409, body);
+      assert.match(body, /Only one SSE stream is allowed per session/);
+      ac.abort();
+      await fetch(url, { method: 'DELETE', headers: h }).then((r) => r.body?.cancel());
+    });
+
+    it('upstream error statuses and bodies relayed unchanged (406, 415, 400 bad protocol version)', async () => {
+      const h = await rawSession(url);
+      const ping = JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'ping' });
+      const r406 = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', ...h }, body: ping });
+      assert.equal(r406.status, 406);
+      assert.match((await r406.json()).error.message, /^Not Acceptable/);
+      const r415 = await fetch(url, { method: 'POST', headers: { 'content-type': 'text/plain', accept: 'application/json, text/event-stream', ...h }, body: ping });
+      assert.equal(r415.status, 415);
+      assert.match((await r415.json()).error.message, /^Unsupported Media Type/);
+      const rpv = await rawPost(url, { jsonrpc: '2.0', id: 4, method: 'ping' }, { ...h, 'mcp-protocol-version': '1999-01-01' });
+      assert.equal(rpv.status, 400, rpv.body);
+      assert.match(rpv.json?.error?.message ?? '', /Unsupported protocol version: 1999-01-01/);
+      const ok = await rawPost(url, { jsonrpc: '2.0', id: 5, method: 'ping' }, h);
+      assert.equal(ok.status, 200, 'session still usable after the refused requests');
+      assert.deepEqual(sseMessages(ok.body).find((m) => m.id === 5)?.result, {});
+      await fetch(url, { method: 'DELETE', headers: h }).then((r) => r.body?.cancel());
     });
 
     it('session terminate (DELETE), then the old session is refused', async () => {
