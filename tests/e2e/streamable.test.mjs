@@ -292,6 +292,25 @@ for (const mode of modes()) {
       assert.match(r.content.map((x) => x.text).join('\n'), /file:\/\/\/tmp\/e2e-root/);
     });
 
+    it('standalone GET stream survives 20 s idle (no gateway idle timeout, no silent reconnect)', async () => {
+      let rootsCalls = 0;
+      const gets = [];
+      const c = await open({
+        handlers: { roots: async () => { rootsCalls++; return { roots: [] }; } },
+        transportOptions: {
+          fetch: (input, init) => {
+            if ((init?.method ?? 'GET') === 'GET') gets.push(performance.now());
+            return fetch(input, init);
+          },
+        },
+      });
+      await until(() => rootsCalls === 1, 10000, 'first roots/list (standalone GET stream)');
+      await new Promise((r) => setTimeout(r, 20000));
+      await c.client.sendRootsListChanged(); // server answers with roots/list on the GET stream
+      await until(() => rootsCalls === 2, 5000, 'roots/list on the GET stream after 20 s idle');
+      assert.equal(gets.length, 1, `the SDK re-opened the GET stream ${gets.length - 1} time(s): it was closed while idle`);
+    });
+
     it('resources: list, templates, read text, read blob', async () => {
       const c = await open();
       const { resources } = await c.client.listResources();

@@ -2,7 +2,8 @@
 // A deliberately tiny stand-in for `mcpgate gateway`, used only to check the e2e harness
 // itself (GATEWAY-mode wiring) while the real gateway is not available:
 //   MCPGATE_BIN=$PWD/support/fake-gateway.mjs node --test streamable.test.mjs
-// (FAKE_GATEWAY_BUFFER=1 makes it buffer whole responses: the streaming tests must then fail.)
+// (FAKE_GATEWAY_BUFFER=1 makes it buffer whole responses, FAKE_GATEWAY_IDLE_MS=10000 gives it a
+// 10 s idle timeout: the streaming / idle-stream tests must then fail.)
 // It understands exactly the config the harness writes (one plain listener, path routes
 // under host "*"), proxies by longest path prefix with streaming bodies, prints the same
 // ready line as mcpgate and one JSON access-log line per exchange on stdout.
@@ -25,6 +26,8 @@ const server = http.createServer((req, res) => {
   const t0 = Date.now();
   const route = routes.find((r) => req.url === r.path || req.url.startsWith(`${r.path}?`) || req.url.startsWith(`${r.path}/`));
   if (!route) { res.writeHead(404).end(); return; }
+  // FAKE_GATEWAY_IDLE_MS=N closes connections idle for N ms (a proxy with a short idle timeout).
+  if (process.env.FAKE_GATEWAY_IDLE_MS) req.socket.setTimeout(Number(process.env.FAKE_GATEWAY_IDLE_MS), () => req.socket.destroy());
   const headers = { ...req.headers, host: route.upstream.host };
   const up = http.request({ host: route.upstream.hostname, port: route.upstream.port, method: req.method, path: req.url, headers, agent }, (ur) => {
     // FAKE_GATEWAY_BUFFER=1 buffers whole responses (a broken proxy), to show the tests catch it.

@@ -23,10 +23,11 @@ export function recordInbox(transport) {
 /**
  * Connects an SDK Client. kind = 'streamable' | 'sse'. Handlers (optional):
  *   { sampling(request), elicitation(request), roots(request) } register the client
- *   capabilities and request handlers before connecting.
+ *   capabilities and request handlers before connecting. transportOptions go to the SDK
+ *   transport (e.g. { fetch } to observe the HTTP requests).
  * Returns { client, transport, inbox, close }.
  */
-export async function connect(kind, url, { handlers = {}, capabilities = {} } = {}) {
+export async function connect(kind, url, { handlers = {}, capabilities = {}, transportOptions = {} } = {}) {
   const caps = { ...capabilities };
   if (handlers.sampling) caps.sampling = {};
   if (handlers.elicitation) caps.elicitation = {};
@@ -37,8 +38,8 @@ export async function connect(kind, url, { handlers = {}, capabilities = {} } = 
   if (handlers.elicitation) client.setRequestHandler(types.ElicitRequestSchema, handlers.elicitation);
   if (handlers.roots) client.setRequestHandler(types.ListRootsRequestSchema, handlers.roots);
   const transport = kind === 'sse'
-    ? new SSEClientTransport(new URL(url))
-    : new StreamableHTTPClientTransport(new URL(url));
+    ? new SSEClientTransport(new URL(url), transportOptions)
+    : new StreamableHTTPClientTransport(new URL(url), transportOptions);
   const errors = [];
   client.onerror = (e) => errors.push(e);
   await client.connect(transport);
