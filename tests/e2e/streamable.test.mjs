@@ -197,12 +197,13 @@ for (const mode of modes()) {
       // Incremental delivery: timestamps spread over the tool's run, not bunched at the end.
       const rel = progress.map((e) => Math.round(e.t - t0));
       const diag = `progress at ${rel.join(', ')} ms; result at ${Math.round(tResult - t0)} ms`;
-      assert.ok(rel[0] < stepMs + 700, `first progress too late (${diag})`);
+      // Expected ~500, 1000, 1500, 2000 ms. Margins are wide (2 shared cores, ctest -j): a
+      // buffering proxy delivers all four together with the result, which fails every check.
+      assert.ok(rel[0] < duration * 1000 * 0.75, `first progress too late (${diag})`);
       assert.ok(tResult - progress[0].t > (steps - 2) * stepMs, `progress bunched before result (${diag})`);
       assert.ok(progress[steps - 1].t - progress[0].t > (steps - 2) * stepMs, `progress not spread out (${diag})`);
-      for (let i = 1; i < steps; i++) {
-        assert.ok(progress[i].t - progress[i - 1].t > stepMs * 0.3, `progress ${i} bunched with ${i - 1} (${diag})`);
-      }
+      const gaps = progress.slice(1).map((e, i) => e.t - progress[i].t);
+      assert.ok(gaps.filter((g) => g > stepMs * 0.3).length >= steps - 2, `progress arrived in bursts (${diag})`);
       console.log(`[${mode}] ${diag}`);
     });
 
