@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import os from 'node:os';
 
 // Children get SIGKILL when this process dies, even by SIGKILL (exit handlers cannot run
 // then): util-linux `setpriv --pdeathsig` sets PR_SET_PDEATHSIG and execs the command.
@@ -20,7 +21,7 @@ function killAllSync() {
 }
 process.on('exit', killAllSync);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.once(sig, () => { killAllSync(); process.exit(128 + 2); });
+  process.once(sig, () => { killAllSync(); process.exit(128 + os.constants.signals[sig]); });
 }
 
 const MAX_LOG = 256 * 1024;
