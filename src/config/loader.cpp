@@ -209,7 +209,7 @@ std::optional<upstream_target> parse_upstream(std::string_view text, std::string
     *why = std::move(reason);
     return std::nullopt;
   };
-  const auto parsed = boost::urls::parse_absolute_uri(text);
+  const auto parsed = boost::urls::parse_uri(text);
   if (!parsed) return fail("not an absolute URL");
   const boost::urls::url_view url = *parsed;
   upstream_target out;
@@ -308,10 +308,21 @@ class loader {
 
  private:
   void error(const YAML::Node& at, const std::string& path, std::string message) {
-    add(diagnostic::severity::error, place_of(at), path, std::move(message));
+    add(diagnostic::severity::error, where(at), path, std::move(message));
   }
   void warning(const YAML::Node& at, const std::string& path, std::string message) {
-    add(diagnostic::severity::warning, place_of(at), path, std::move(message));
+    add(diagnostic::severity::warning, where(at), path, std::move(message));
+  }
+
+  // yaml-cpp marks an empty value (`key:`) at the token after it, often the next line; the
+  // key is where the user has to look.
+  place where(const YAML::Node& node) const {
+    if (node.IsDefined() && node.IsNull()) {
+      for (const auto& [value, key_place] : null_values_) {
+        if (value.is(node)) return key_place;
+      }
+    }
+    return place_of(node);
   }
 
   void walk(std::string_view text) {
@@ -396,6 +407,7 @@ class loader {
         error(key_node, key_path, "duplicate key " + quote(key));
         continue;
       }
+      if (value.IsNull()) null_values_.emplace_back(value, place_of(key_node));
       out.push_back({key, key_node, value});
     }
     return out;
@@ -460,7 +472,11 @@ class loader {
     }
     std::string why;
     auto d = parse_duration(node.Scalar(), &why);
-    if (!d) error(node, path, "invalid duration " + quote(node.Scalar()) + ": " + why + " (e.g. 30s, 1m30s, 500ms)");
+    if (!d) {
+      // The reason already lists the units when one was wrong; otherwise show the syntax.
+      if (why.find('(') == std::string::npos) why += " (e.g. 30s, 1m30s, 500ms)";
+      error(node, path, "invalid duration " + quote(node.Scalar()) + ": " + why);
+    }
     return d;
   }
 
@@ -900,7 +916,7 @@ class loader {
     }
 
     if (cfg_.routes.empty() && route_count_attempted() == 0) {
-      add(diagnostic::severity::warning, routes_seen_ ? place_of(routes_node_) : place{}, "routes",
+      add(diagnostic::severity::warning, routes_seen_ ? where(routes_node_) : place{}, "routes",
           "no routes: every request will get 502");
     }
     const bool trust = !cfg_.upstream.ca_file.empty() || cfg_.upstream.include_system_cas;
@@ -938,6 +954,7 @@ class loader {
   overrides over_;
   config cfg_;
   std::vector<diagnostic> diags_;
+  std::vector<std::pair<YAML::Node, place>> null_values_;  // empty values and their key's place
 
   bool listen_addr_seen_ = false;
   std::optional<listener> listen_addr_listener_;
