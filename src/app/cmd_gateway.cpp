@@ -1,11 +1,98 @@
-// Placeholder until the gateway subcommand lands.
+// `mcpgate gateway`: load the config, serve it, reload on SIGHUP, drain on SIGTERM/SIGINT.
+#include <csignal>
 #include <cstdio>
+#include <functional>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "app/commands.hpp"
+#include "app/gateway.hpp"
+#include "config/loader.hpp"
+#include "observability/logging.hpp"
 
 namespace mcpgate::app {
-int run_gateway(const gateway_options&) {
-  std::fputs("mcpgate gateway: not built yet\n", stderr);
-  return 1;
+
+namespace {
+
+std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep) {
+  auto address = ep.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6());
+  }
+  return address.is_v6() ? fmt::format("[{}]:{}", address.to_string(), ep.port())
+                         : fmt::format("{}:{}", address.to_string(), ep.port());
 }
+
+void report_diagnostics(const config::load_result& loaded) {
+  for (const auto& d : loaded.diagnostics) {
+    if (d.level == config::diagnostic::severity::error) {
+      spdlog::error("{}", d.to_string());
+    } else {
+      spdlog::warn("{}", d.to_string());
+    }
+  }
+}
+
+}  // namespace
+
+int run_gateway(const gateway_options& options) {
+  observability::init_logging(config::log_level::info);
+  config::overrides over{options.tunnel_domain};
+  auto loaded = config::load_file(options.config_path, over);
+  report_diagnostics(loaded);
+  if (!loaded.ok()) {
+    spdlog::error("config {} has {} error(s); not starting", options.config_path, loaded.error_count());
+    return 1;
+  }
+  observability::set_log_level(loaded.snapshot->level);
+
+  std::unique_ptr<gateway> gw;
+  try {
+    gw = std::make_unique<gateway>(loaded.snapshot);
+    gw->start();
+  } catch (const std::exception& e) {
+    spdlog::error("cannot start: {}", e.what());
+    return 1;
+  }
+  for (const auto& l : gw->listeners()) {
+    // Tests and scripts bind port 0 and read the real port from this line.
+    std::printf("mcpgate gateway: listening on %s (%s)\n", endpoint_text(l.endpoint).c_str(),
+                config::to_string(l.config.mode));
+  }
+  std::fflush(stdout);
+
+  boost::asio::io_context control;
+  boost::asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
+                                                                               int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      auto next = config::load_file(options.config_path, over);
+      report_diagnostics(next);
+      std::string error;
+      if (!next.ok()) {
+        spdlog::error("config reload failed: {} error(s) in {}; keeping the previous config", next.error_count(),
+                      options.config_path);
+      } else if (!gw->reload(next.snapshot, error)) {
+        spdlog::error("config reload failed: {}; keeping the previous config", error);
+      } else {
+        spdlog::info("config reloaded from {}", options.config_path);
+      }
+      signals.async_wait(on_signal);
+      return;
+    }
+    const auto timeout = gw->snapshot()->cfg->shutdown_timeout;
+    spdlog::info("shutting down: draining in-flight exchanges for up to {} ms", timeout.count());
+    gw->shutdown(timeout);
+    spdlog::info("shutdown complete");
+  };
+  signals.async_wait(on_signal);
+  control.run();
+  return 0;
+}
+
 }  // namespace mcpgate::app

@@ -1,0 +1,206 @@
+#include "app/gateway.hpp"
+
+#include <sys/socket.h>
+
+#include <stdexcept>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "http/proxy_session.hpp"
+#include "net/tls_context.hpp"
+#include "observability/logging.hpp"
+
+namespace mcpgate::app {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+// One configured listener: its acceptors (one per worker) and its TLS context, which a
+// reload may replace (certificate rotation) while connections keep the one they began with.
+struct gateway::listener_slot {
+  config::listener cfg;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::atomic<std::shared_ptr<asio::ssl::context>> tls;
+};
+
+namespace {
+
+unsigned worker_count(const config::config& cfg) {
+  if (cfg.workers > 0) return cfg.workers;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : cores;
+}
+
+tcp::endpoint bind_endpoint(const config::listener& l, std::uint16_t port) {
+  if (l.bind_host.empty()) return {asio::ip::address_v6::any(), port};  // dual-stack
+  error_code ec;
+  auto address = asio::ip::make_address(l.bind_host, ec);
+  if (!ec) return {address, port};
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(l.bind_host, std::to_string(port), ec);
+  if (ec || results.empty()) {
+    throw std::runtime_error("listener " + l.address + ": cannot resolve '" + l.bind_host + "': " + ec.message());
+  }
+  return results.begin()->endpoint();
+}
+
+std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& io, const tcp::endpoint& ep, const std::string& name) {
+  auto acceptor = std::make_unique<tcp::acceptor>(io);
+  error_code ec;
+  acceptor->open(ep.protocol(), ec);
+  if (!ec && ep.address().is_v6()) acceptor->set_option(asio::ip::v6_only(false), ec);
+  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) {
+    // Every worker has its own acceptor on the same port; the kernel spreads connections.
+    using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+    acceptor->set_option(reuse_port(true), ec);
+  }
+  if (!ec) acceptor->bind(ep, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("listener " + name + ": cannot listen on " + ep.address().to_string() + ":" +
+                                   std::to_string(ep.port()) + ": " + ec.message());
+  return acceptor;
+}
+
+std::shared_ptr<asio::ssl::context> listener_tls(const config::listener& l) {
+  if (l.mode == config::listener_mode::plain) return nullptr;
+  return net::make_server_tls_context(l.tls);
+}
+
+asio::awaitable<void> accept_loop(http::worker& w, tcp::acceptor& acceptor,
+                                  std::atomic<std::shared_ptr<asio::ssl::context>>& tls) {
+  constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(nothrow);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      // Out of descriptors or memory: back off instead of spinning; existing sessions go on.
+      spdlog::warn("accept failed on {}: {}", acceptor.local_endpoint().port(), ec.message());
+      asio::steady_timer pause(w.io(), std::chrono::milliseconds(100));
+      co_await pause.async_wait(nothrow);
+      continue;
+    }
+    ++w.stats().connections_accepted;
+    auto session = std::make_shared<http::downstream_session>(w, std::move(socket), tls.load());
+    http::downstream_session::start(std::move(session));
+  }
+}
+
+void log_routes(const config::config& cfg) {
+  for (const auto& r : cfg.routes) {
+    spdlog::info("route configured route={} host={} path={} upstream={}", r.name, r.host_key, r.path,
+                 r.upstream.to_string());
+  }
+}
+
+}  // namespace
+
+gateway::gateway(std::shared_ptr<const config::config> cfg) {
+  for (const auto& l : cfg->listeners) {
+    if (l.mode == config::listener_mode::ws) {
+      throw std::runtime_error("listener " + l.address + (l.from_listen_addr ? " (listen_addr)" : "") +
+                               ": the WebSocket + inner TLS mode is not available in this build yet; "
+                               "use `listeners:` with mode plain or tls");
+    }
+  }
+  current_.store(std::make_shared<const http::runtime_snapshot>(cfg, ++generation_));
+  const unsigned n = worker_count(*cfg);
+  for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<http::worker>(i, current_));
+  for (const auto& l : cfg->listeners) {
+    auto slot = std::make_shared<listener_slot>();
+    slot->cfg = l;
+    slot->tls.store(listener_tls(l));
+    slots_.push_back(std::move(slot));
+  }
+}
+
+gateway::~gateway() { shutdown(std::chrono::milliseconds(0)); }
+
+void gateway::start() {
+  const auto snap = current_.load();
+  log_routes(*snap->cfg);
+  for (auto& slot : slots_) {
+    auto ep = bind_endpoint(slot->cfg, slot->cfg.port);
+    for (auto& w : workers_) {
+      slot->acceptors.push_back(open_acceptor(w->io(), ep, slot->cfg.address));
+      // Port 0: the first bind picks the port, the other workers join it.
+      ep.port(slot->acceptors.back()->local_endpoint().port());
+    }
+    bound_.push_back({slot->cfg, slot->acceptors.front()->local_endpoint()});
+  }
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    auto& w = *workers_[i];
+    for (auto& slot : slots_) {
+      asio::co_spawn(w.io(), accept_loop(w, *slot->acceptors[i], slot->tls), asio::detached);
+    }
+    threads_.emplace_back([&w] {
+      for (;;) {
+        try {
+          w.io().run();
+          return;
+        } catch (const std::exception& e) {
+          // A handler that throws is a bug; keep serving the other connections.
+          spdlog::error("worker {}: {}", w.index(), e.what());
+        }
+      }
+    });
+  }
+}
+
+bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& error) {
+  const auto old = current_.load();
+  std::vector<std::shared_ptr<asio::ssl::context>> new_tls;
+  try {
+    if (cfg->listeners.size() != old->cfg->listeners.size()) {
+      throw std::runtime_error("listeners were added or removed: restart the gateway to apply that");
+    }
+    for (std::size_t i = 0; i < cfg->listeners.size(); ++i) {
+      const auto& a = cfg->listeners[i];
+      const auto& b = old->cfg->listeners[i];
+      if (a.address != b.address || a.mode != b.mode) {
+        throw std::runtime_error("listener " + b.address + " changed address or mode: restart the gateway to apply that");
+      }
+      new_tls.push_back(listener_tls(a));  // re-reads certificate files: rotation by SIGHUP
+    }
+    auto snap = std::make_shared<const http::runtime_snapshot>(cfg, ++generation_);
+    current_.store(std::move(snap));
+  } catch (const std::exception& e) {
+    error = e.what();
+    return false;
+  }
+  for (std::size_t i = 0; i < slots_.size(); ++i) slots_[i]->tls.store(new_tls[i]);
+  observability::set_log_level(cfg->level);
+  log_routes(*cfg);
+  return true;
+}
+
+void gateway::shutdown(std::chrono::milliseconds timeout) {
+  if (stopped_) return;
+  stopped_ = true;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    auto& w = *workers_[i];
+    std::vector<tcp::acceptor*> acceptors;
+    for (auto& slot : slots_) {
+      if (i < slot->acceptors.size()) acceptors.push_back(slot->acceptors[i].get());
+    }
+    asio::post(w.io(), [&w, acceptors, timeout] {
+      for (auto* a : acceptors) {
+        error_code ec;
+        a->close(ec);
+      }
+      w.start_draining(timeout);
+    });
+  }
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace mcpgate::app

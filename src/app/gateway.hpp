@@ -1,0 +1,62 @@
+// The gateway process: worker threads, listeners, the current config snapshot, reload
+// and graceful shutdown. `mcpgate gateway` and the integration tests both drive this.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include "config/config.hpp"
+#include "http/snapshot.hpp"
+#include "http/worker.hpp"
+
+namespace mcpgate::app {
+
+struct bound_listener {
+  config::listener config;
+  boost::asio::ip::tcp::endpoint endpoint;  // actual address (port 0 resolved)
+};
+
+class gateway {
+ public:
+  // Throws std::runtime_error when the config cannot be served as written (an unreadable
+  // certificate, a listener mode this build cannot serve).
+  explicit gateway(std::shared_ptr<const config::config> cfg);
+  ~gateway();
+  gateway(const gateway&) = delete;
+  gateway& operator=(const gateway&) = delete;
+
+  // Binds every listener on every worker (SO_REUSEPORT) and starts the worker threads.
+  // Throws std::runtime_error naming the address when a bind fails.
+  void start();
+  const std::vector<bound_listener>& listeners() const { return bound_; }
+
+  // Swaps in a new config. Returns false (and keeps the old one, with the reason in
+  // `error`) if the new one cannot be used. Live exchanges keep their old snapshot.
+  bool reload(std::shared_ptr<const config::config> cfg, std::string& error);
+  http::snapshot_ptr snapshot() const { return current_.load(); }
+
+  // Stops accepting, lets in-flight exchanges finish for up to `timeout`, then closes
+  // what is left and joins the workers. Idempotent.
+  void shutdown(std::chrono::milliseconds timeout);
+
+ private:
+  struct listener_slot;
+  void accept_on(http::worker& w, std::shared_ptr<listener_slot> slot, std::size_t acceptor_index);
+
+  http::snapshot_slot current_;
+  std::uint64_t generation_ = 0;
+  std::vector<std::unique_ptr<http::worker>> workers_;
+  std::vector<std::shared_ptr<listener_slot>> slots_;
+  std::vector<bound_listener> bound_;
+  std::vector<std::thread> threads_;
+  bool stopped_ = false;
+};
+
+}  // namespace mcpgate::app

@@ -1,0 +1,46 @@
+// How request and response headers change as they cross the gateway (RFC 9110 §7.6).
+// Pure functions over Beast headers, so every rule is unit-tested without sockets.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/fields.hpp>
+
+#include "config/config.hpp"
+
+namespace mcpgate::http {
+
+namespace beast_http = boost::beast::http;
+
+// Removes hop-by-hop fields: Connection and every field it names, Keep-Alive,
+// Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Authorization,
+// Proxy-Authenticate. Transfer-Encoding is re-decided by the serializer on each hop.
+void strip_hop_by_hop(beast_http::fields& fields);
+
+struct forward_context {
+  std::string client_ip;      // the socket peer
+  bool client_tls = false;    // downstream listener was TLS (or ws + inner TLS)
+  std::string original_host;  // Host as the client sent it
+};
+
+// Turns a client request header into the upstream request header, in place:
+// hop-by-hop stripped; Host = upstream authority unless the route preserves it;
+// X-Forwarded-For / -Proto / -Host and Forwarded set from what the gateway saw itself
+// (client-supplied values are dropped: an untrusted peer must not choose the address
+// upstreams see — trusted proxies come with the access-policy work); Expect dropped
+// (the gateway answers 100-continue itself). Everything else, including every MCP
+// header and Authorization, passes unchanged.
+void prepare_upstream_request(beast_http::request_header<>& req, const config::route& route,
+                              const forward_context& ctx);
+
+// Turns an upstream response header into the client response header, in place.
+void prepare_downstream_response(beast_http::response_header<>& res);
+
+// True when a request-target's path holds "." or ".." segments (also %2e-encoded).
+// Such targets are refused: routing sees the raw path, an upstream may normalise it,
+// and the two must never disagree about which path was asked for.
+bool has_dot_segments(std::string_view target);
+
+}  // namespace mcpgate::http

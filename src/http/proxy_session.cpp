@@ -1,0 +1,493 @@
+#include "http/proxy_session.hpp"
+
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "http/forwarding.hpp"
+#include "http/snapshot.hpp"
+#include "http/worker.hpp"
+
+namespace mcpgate::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using boost::system::error_code;
+using clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+// Bytes moved per read while relaying a body. Allocated only while bytes are in flight:
+// an idle stream (SSE waiting for its next event) holds none.
+constexpr std::size_t relay_chunk = 16 * 1024;
+// How long a client may take to accept bytes we write before it is considered gone.
+constexpr auto downstream_write_timeout = 60s;
+constexpr auto upstream_write_timeout = 60s;
+
+// Waits until `socket` is readable or `limit` passes (limit 0: no limit).
+// Returns timeout as beast::error::timeout.
+asio::awaitable<error_code> wait_readable(asio::ip::tcp::socket& socket, std::chrono::milliseconds limit) {
+  using namespace asio::experimental::awaitable_operators;
+  if (limit.count() == 0) {
+    auto [ec] = co_await socket.async_wait(asio::ip::tcp::socket::wait_read, nothrow);
+    co_return ec;
+  }
+  asio::steady_timer timer(socket.get_executor(), limit);
+  auto result = co_await (socket.async_wait(asio::ip::tcp::socket::wait_read, nothrow) || timer.async_wait(nothrow));
+  if (result.index() == 1) co_return beast::error::timeout;
+  co_return std::get<0>(std::get<0>(result));
+}
+
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
+bool is_event_stream(const bhttp::response_header<>& res) {
+  const std::string_view ct = res[bhttp::field::content_type];
+  return ct.substr(0, 17) == "text/event-stream";
+}
+
+// Keeps the chunk buffer alive only while a chunk is in flight.
+class relay_buffer {
+ public:
+  char* get() {
+    if (!data_) data_ = std::make_unique<char[]>(relay_chunk);
+    return data_.get();
+  }
+  void release() { data_.reset(); }
+
+ private:
+  std::unique_ptr<char[]> data_;
+};
+
+}  // namespace
+
+downstream_session::downstream_session(worker& owner, asio::ip::tcp::socket socket,
+                                       std::shared_ptr<asio::ssl::context> tls_context)
+    : worker_(owner),
+      stream_(tls_context ? net::maybe_tls_stream(beast::tcp_stream(std::move(socket)), *tls_context)
+                          : net::maybe_tls_stream(beast::tcp_stream(std::move(socket)))) {
+  error_code ec;
+  peer_ = stream_.tcp().socket().remote_endpoint(ec);
+  auto address = peer_.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  peer_ip_ = ec ? std::string("unknown") : address.to_string();
+  stream_.tcp().socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  worker_.add_session(this);
+}
+
+downstream_session::~downstream_session() { worker_.remove_session(this); }
+
+void downstream_session::start(std::shared_ptr<downstream_session> session) {
+  auto ex = session->stream_.get_executor();
+  asio::co_spawn(ex, run(std::move(session)), asio::detached);
+}
+
+void downstream_session::request_close() {
+  close_requested_ = true;
+  if (phase_ == phase::idle) {
+    error_code ec;
+    stream_.tcp().socket().cancel(ec);  // wakes wait_for_request, which then sees close_requested_
+  }
+}
+
+void downstream_session::force_close() {
+  close_requested_ = true;
+  client_gone_ = true;
+  error_code ec;
+  stream_.tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  stream_.tcp().socket().cancel(ec);
+  if (current_upstream_) current_upstream_->stream.tcp().socket().close(ec);
+}
+
+asio::awaitable<void> downstream_session::run(std::shared_ptr<downstream_session> self) {
+  try {
+    if (self->stream_.is_tls() && !co_await self->handshake()) co_return;
+    while (co_await self->serve_exchange()) {
+    }
+  } catch (const std::exception& e) {
+    // Completion handlers never throw by design; this is the last guard.
+    spdlog::error("session {}: unexpected exception: {}", self->peer_ip_, e.what());
+  }
+  error_code ec;
+  self->stream_.tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  self->stream_.tcp().close();
+}
+
+asio::awaitable<bool> downstream_session::handshake() {
+  phase_ = phase::handshake;
+  const auto snap = worker_.snapshot();
+  stream_.tcp().expires_after(snap->cfg->limits.request_header_timeout);
+  auto [ec] = co_await stream_.tls().async_handshake(asio::ssl::stream_base::server, nothrow);
+  if (ec) {
+    // Anthropic's wording first; the OpenSSL reason tells "unknown ca" from "bad certificate".
+    spdlog::info("tls handshake failed: {} client={}", ec.message(), peer_ip_);
+    co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> downstream_session::wait_for_request(std::chrono::milliseconds idle_limit) {
+  phase_ = phase::idle;
+  if (close_requested_ || worker_.draining()) co_return false;
+  if (buffer_.size() > 0) co_return true;  // a pipelined request is already here
+  buffer_.shrink_to_fit();                 // idle connections hold no read buffer
+  const auto ec = co_await wait_readable(stream_.tcp().socket(), idle_limit);
+  co_return !ec && !close_requested_;
+}
+
+asio::awaitable<bool> downstream_session::serve_exchange() {
+  const auto snap = worker_.snapshot();
+  const auto& limits = snap->cfg->limits;
+  if (!co_await wait_for_request(limits.keepalive_timeout)) co_return false;
+  phase_ = phase::busy;
+  const auto started = clock::now();
+
+  observability::access_record log;
+  log.client = peer_ip_;
+  auto finish = [&] {
+    log.duration = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started);
+    observability::write_access_log(log);
+    ++worker_.stats().exchanges;
+  };
+
+  request_parser parser;
+  parser.header_limit(limits.max_request_header_bytes);
+  parser.body_limit(limits.max_request_body_bytes);
+  buffer_.max_size(limits.max_request_header_bytes + relay_chunk);
+  stream_.tcp().expires_after(limits.request_header_timeout);
+  auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, nothrow);
+  if (ec) {
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+      co_return false;  // the client went away between exchanges: nothing to log
+    }
+    if (ec == beast::error::timeout) {
+      co_await local_reply(408, "request_header_timeout", "Request header timeout\n", log, false);
+    } else if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+      co_await local_reply(431, "request_header_too_large", "Request header too large\n", log, false);
+    } else {
+      co_await local_reply(400, "bad_request", "Bad request\n", log, false);
+    }
+    finish();
+    co_return false;
+  }
+
+  auto& req = parser.get();
+  log.method = std::string(req.method_string());
+  log.host = std::string(req[bhttp::field::host]);
+  log.path = std::string(path_of(req.target()));
+  if (auto sid = req["Mcp-Session-Id"]; !sid.empty()) log.mcp_session = std::string(sid);
+  spdlog::info("request started method={} host={} path={} client={}", log.method, log.host, log.path, peer_ip_);
+
+  // Framing and target checks before anything reaches an upstream (request smuggling,
+  // path confusion): both length mechanisms, several Host fields, non-origin-form targets.
+  const auto target = req.target();
+  const bool ambiguous_length = req.count(bhttp::field::content_length) > 0 && req.count(bhttp::field::transfer_encoding) > 0;
+  const bool host_ok = req.count(bhttp::field::host) == 1 || (req.version() == 10 && req.count(bhttp::field::host) == 0);
+  if (ambiguous_length || !host_ok || target.empty() || target.front() != '/' || has_dot_segments(target)) {
+    co_await local_reply(400, "bad_request", "Bad request\n", log, false);
+    finish();
+    co_return false;
+  }
+
+  const auto* route = snap->routes.match(log.host, target);
+  if (!route) {
+    spdlog::info("no route for host host={} path={} client={}", log.host, log.path, peer_ip_);
+    co_await local_reply(502, "no_route", "No route configured for host\n", log, parser.is_done());
+    finish();
+    co_return parser.is_done() && !close_requested_;
+  }
+  log.route = route->name;
+  log.upstream = route->upstream.to_string();
+
+  const bool keep_alive = co_await proxy(*snap, *route, parser, log);
+  finish();
+  co_return keep_alive && !close_requested_ && !client_gone_;
+}
+
+asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, const config::route& route,
+                                                request_parser& parser, observability::access_record& log) {
+  const auto& limits = snap.cfg->limits;
+  auto& req = parser.get();
+  const bool has_body = !parser.is_done();
+  const bool client_keep_alive = req.keep_alive();
+
+  // --- upstream connection: pooled, else dialed with address validation -------------
+  upstream_connection_ptr upstream = worker_.pool().take(route.upstream.to_string());
+  if (!upstream) {
+    auto dialed = co_await dial_upstream(route, snap);
+    if (!dialed.connection) {
+      spdlog::warn("upstream unavailable route={} upstream={} reason={}: {}", route.name, route.upstream.to_string(),
+                   dialed.reason, dialed.detail);
+      co_await local_reply(dialed.status, dialed.reason,
+                           dialed.status == 504 ? "Upstream timeout\n" : "Bad gateway\n", log, false);
+      co_return false;
+    }
+    upstream = std::move(dialed.connection);
+  }
+  current_upstream_ = upstream.get();
+  struct clear_current {
+    upstream_connection*& slot;
+    ~clear_current() { slot = nullptr; }
+  } clear_on_exit{current_upstream_};
+
+  // --- request header + body, streamed -----------------------------------------------
+  bhttp::request<bhttp::buffer_body> up_req;
+  up_req.base() = req.base();
+  forward_context fwd{peer_ip_, stream_.is_tls(), std::string(req[bhttp::field::host])};
+  const bool expects_continue = beast::iequals(req[bhttp::field::expect], "100-continue");
+  prepare_upstream_request(up_req.base(), route, fwd);
+  up_req.version(11);  // pooled keep-alive towards upstreams, whatever the client spoke
+  up_req.keep_alive(true);
+  if (req.chunked()) up_req.chunked(true);  // re-chunked towards the upstream
+  up_req.body().data = nullptr;
+  up_req.body().size = 0;
+  up_req.body().more = has_body;
+  bhttp::request_serializer<bhttp::buffer_body> up_sr(up_req);
+
+  relay_buffer chunk;
+  upstream->stream.tcp().expires_after(upstream_write_timeout);
+  {
+    auto [ec, n] = has_body ? co_await bhttp::async_write_header(upstream->stream, up_sr, nothrow)
+                            : co_await bhttp::async_write(upstream->stream, up_sr, nothrow);
+    if (ec) {
+      co_await local_reply(502, "upstream_reset", "Bad gateway\n", log, false);
+      co_return false;
+    }
+  }
+  if (has_body && expects_continue) {
+    static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+    stream_.tcp().expires_after(downstream_write_timeout);
+    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(continue_line), nothrow);
+    if (ec) co_return false;
+  }
+  while (has_body && !parser.is_done()) {
+    req.body().data = chunk.get();
+    req.body().size = relay_chunk;
+    stream_.tcp().expires_after(limits.request_body_timeout);
+    auto [rec, rn] = co_await bhttp::async_read_some(stream_, buffer_, parser, nothrow);
+    if (rec == bhttp::error::need_buffer) rec = {};
+    if (rec) {
+      if (rec == bhttp::error::body_limit) {
+        co_await local_reply(413, "body_too_large", "Request body too large\n", log, false);
+      } else if (rec == beast::error::timeout) {
+        co_await local_reply(408, "request_body_timeout", "Request body timeout\n", log, false);
+      } else {
+        log.reason = "client_aborted";
+      }
+      co_return false;
+    }
+    up_req.body().data = chunk.get();
+    up_req.body().size = relay_chunk - req.body().size;
+    up_req.body().more = !parser.is_done();
+    log.bytes_in += up_req.body().size;
+    upstream->stream.tcp().expires_after(upstream_write_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(upstream->stream, up_sr, nothrow);
+    if (wec == bhttp::error::need_buffer) wec = {};
+    if (wec) {
+      co_await local_reply(502, "upstream_reset", "Bad gateway\n", log, false);
+      co_return false;
+    }
+  }
+  chunk.release();
+
+  // --- response header ----------------------------------------------------------------
+  // A client that disconnects while its tool call runs must not leave the upstream
+  // working for nobody: the watcher closes the upstream connection.
+  watch_for_client_close();
+  struct stop_watch {
+    downstream_session* s;
+    ~stop_watch() { s->stop_watching(); }
+  } stop_on_exit{this};
+
+  std::optional<bhttp::response_parser<bhttp::buffer_body>> res_parser;
+  error_code ec;
+  for (;;) {
+    res_parser.emplace();
+    res_parser->header_limit(limits.max_response_header_bytes);
+    res_parser->body_limit(boost::none);
+    if (req.method() == bhttp::verb::head) res_parser->skip(true);
+    upstream->stream.tcp().expires_after(route.timeouts.response_header);
+    auto [hec, hn] = co_await bhttp::async_read_header(upstream->stream, upstream->buffer, *res_parser, nothrow);
+    ec = hec;
+    // Interim responses (100, 103) are the upstream's business with us; the client got
+    // its 100-continue from the gateway.
+    if (ec || res_parser->get().result_int() >= 200 || res_parser->get().result_int() == 101) break;
+  }
+  if (client_gone_) {
+    log.reason = "client_disconnected";
+    co_return false;
+  }
+  if (ec) {
+    const bool timeout = ec == beast::error::timeout;
+    spdlog::warn("upstream response failed route={} upstream={}: {}", route.name, route.upstream.to_string(), ec.message());
+    co_await local_reply(timeout ? 504 : 502, timeout ? "upstream_timeout" : "upstream_reset",
+                         timeout ? "Upstream timeout\n" : "Bad gateway\n", log, false);
+    co_return false;
+  }
+
+  auto& up_res = res_parser->get();
+  bhttp::response<bhttp::buffer_body> res;
+  res.base() = up_res.base();
+  res.version(11);
+  prepare_downstream_response(res.base());
+  const bool length_known = up_res.has_content_length() || res_parser->is_done() ||
+                            req.method() == bhttp::verb::head || up_res.result_int() == 204 || up_res.result_int() == 304;
+  bool downstream_keep_alive = client_keep_alive && !close_requested_ && !worker_.draining();
+  if (!length_known) {
+    if (req.version() >= 11) {
+      res.chunked(true);  // unknown length (chunked or close-delimited upstream): chunk it onward
+    } else {
+      downstream_keep_alive = false;  // HTTP/1.0 client: delimit by closing
+    }
+  }
+  res.keep_alive(downstream_keep_alive);
+  log.status = up_res.result_int();
+  res.body().data = nullptr;
+  res.body().size = 0;
+  res.body().more = !res_parser->is_done();
+  bhttp::response_serializer<bhttp::buffer_body> sr(res);
+
+  stream_.tcp().expires_after(downstream_write_timeout);
+  {
+    auto [wec, wn] = co_await bhttp::async_write_header(stream_, sr, nothrow);
+    if (wec) {
+      log.reason = "client_disconnected";
+      co_return false;
+    }
+  }
+
+  // --- response body, relayed read by read (each SSE event is written when it arrives) ---
+  const bool sse = is_event_stream(up_res);
+  const auto body_idle = sse ? route.timeouts.stream_idle : route.timeouts.response_header;
+  while (!res_parser->is_done()) {
+    if (upstream->buffer.size() == 0 && !upstream->stream.is_tls()) {
+      // Idle in the kernel, not in a 16 KiB buffer: what lets thousands of quiet SSE
+      // streams stay cheap. (TLS may hold a decrypted record inside OpenSSL, so over
+      // TLS we go straight to the read.)
+      chunk.release();
+      const auto wec = co_await wait_readable(upstream->stream.tcp().socket(), body_idle);
+      if (wec) {
+        ec = wec;
+        break;
+      }
+    }
+    res_parser->get().body().data = chunk.get();
+    res_parser->get().body().size = relay_chunk;
+    if (body_idle.count() > 0) {
+      upstream->stream.tcp().expires_after(body_idle);
+    } else {
+      upstream->stream.tcp().expires_never();
+    }
+    auto [rec, rn] = co_await bhttp::async_read_some(upstream->stream, upstream->buffer, *res_parser, nothrow);
+    if (rec == bhttp::error::need_buffer) rec = {};
+    if (rec) {
+      ec = rec;
+      break;
+    }
+    res.body().data = chunk.get();
+    res.body().size = relay_chunk - res_parser->get().body().size;
+    res.body().more = !res_parser->is_done();
+    if (res.body().size == 0 && res.body().more) continue;  // only framing arrived
+    log.bytes_out += res.body().size;
+    stream_.tcp().expires_after(downstream_write_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(stream_, sr, nothrow);
+    if (wec == bhttp::error::need_buffer) wec = {};
+    if (wec || client_gone_) {
+      log.reason = "client_disconnected";
+      co_return false;
+    }
+  }
+  if (ec) {
+    // The response header is out: the only honest signal left is to cut the connection
+    // (an unterminated chunked body tells the client the response is incomplete).
+    log.reason = client_gone_ ? "client_disconnected"
+                 : ec == beast::error::timeout ? "stream_idle_timeout" : "upstream_reset";
+    co_return false;
+  }
+  if (!sr.is_done()) {
+    res.body().data = nullptr;
+    res.body().size = 0;
+    res.body().more = false;
+    stream_.tcp().expires_after(downstream_write_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(stream_, sr, nothrow);
+    if (wec == bhttp::error::need_buffer) wec = {};
+    if (wec) {
+      log.reason = "client_disconnected";
+      co_return false;
+    }
+  }
+
+  stop_watching();
+  if (res_parser->keep_alive() && !client_gone_) {
+    upstream->stream.tcp().expires_never();
+    current_upstream_ = nullptr;
+    worker_.pool().give_back(std::move(upstream));
+  }
+  co_return downstream_keep_alive;
+}
+
+asio::awaitable<void> downstream_session::local_reply(unsigned status, std::string_view reason, std::string_view body,
+                                                      observability::access_record& log, bool keep_alive) {
+  ++worker_.stats().local_replies;
+  log.status = status;
+  log.reason = std::string(reason);
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+  res.set(bhttp::field::cache_control, "no-store");
+  res.body() = std::string(body);
+  res.keep_alive(keep_alive && !close_requested_);
+  res.prepare_payload();
+  stream_.tcp().expires_after(downstream_write_timeout);
+  auto [ec, n] = co_await bhttp::async_write(stream_, res, nothrow);
+  if (!ec) log.bytes_out += res.body().size();
+}
+
+void downstream_session::watch_for_client_close() {
+  watching_ = true;
+  const auto generation = ++watch_generation_;
+  stream_.tcp().socket().async_wait(
+      asio::ip::tcp::socket::wait_read, [self = shared_from_this(), generation](error_code ec) {
+        if (ec || generation != self->watch_generation_ || !self->watching_) return;
+        self->watching_ = false;
+        // Readable while the client waits for a response: EOF, a reset, or a TLS alert
+        // (close_notify) mean it left; anything else is a pipelined request, kept for later.
+        auto& sock = self->stream_.tcp().socket();
+        unsigned char first = 0;
+        const auto got = ::recv(sock.native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
+        const bool gone = got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
+                          (got == 1 && self->stream_.is_tls() && first == 0x15 /* TLS alert record */);
+        if (!gone) return;
+        self->client_gone_ = true;
+        if (self->current_upstream_) {
+          error_code ignored;
+          self->current_upstream_->stream.tcp().socket().close(ignored);
+        }
+      });
+}
+
+void downstream_session::stop_watching() {
+  if (!watching_) return;
+  watching_ = false;
+  ++watch_generation_;
+  error_code ec;
+  stream_.tcp().socket().cancel(ec);
+}
+
+}  // namespace mcpgate::http

@@ -1,0 +1,73 @@
+// A downstream session: one client connection's life on one worker, serving exchanges
+// (request -> route -> upstream -> streamed response) until the client or the gateway
+// ends it. See docs/life_of_a_request.md for the whole path.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include "http/upstream.hpp"
+#include "net/stream.hpp"
+#include "observability/logging.hpp"
+
+namespace mcpgate::http {
+
+class worker;
+struct runtime_snapshot;
+
+class downstream_session : public std::enable_shared_from_this<downstream_session> {
+ public:
+  // `tls_context` non-null: the session runs the TLS handshake first.
+  downstream_session(worker& owner, boost::asio::ip::tcp::socket socket,
+                     std::shared_ptr<boost::asio::ssl::context> tls_context);
+  ~downstream_session();
+  downstream_session(const downstream_session&) = delete;
+  downstream_session& operator=(const downstream_session&) = delete;
+
+  static void start(std::shared_ptr<downstream_session> session);
+
+  // Graceful: an idle session closes now, a busy one after its exchange.
+  void request_close();
+  // Shutdown deadline: close the sockets under whatever is running.
+  void force_close();
+
+ private:
+  enum class phase { handshake, idle, busy };
+  using request_parser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
+
+  static boost::asio::awaitable<void> run(std::shared_ptr<downstream_session> self);
+  boost::asio::awaitable<bool> handshake();
+  boost::asio::awaitable<bool> wait_for_request(std::chrono::milliseconds idle_limit);
+  // One exchange; returns whether the connection may carry another.
+  boost::asio::awaitable<bool> serve_exchange();
+  boost::asio::awaitable<bool> proxy(const runtime_snapshot& snap, const struct config::route& route,
+                                     request_parser& parser, observability::access_record& log);
+  boost::asio::awaitable<void> local_reply(unsigned status, std::string_view reason, std::string_view body,
+                                           observability::access_record& log, bool keep_alive);
+
+  void watch_for_client_close();
+  void stop_watching();
+
+  worker& worker_;
+  net::maybe_tls_stream stream_;
+  boost::asio::ip::tcp::endpoint peer_;
+  std::string peer_ip_;
+  boost::beast::flat_buffer buffer_;  // downstream bytes read and not yet parsed
+  phase phase_ = phase::idle;
+  bool close_requested_ = false;
+  bool client_gone_ = false;
+  unsigned watch_generation_ = 0;
+  bool watching_ = false;
+  upstream_connection* current_upstream_ = nullptr;  // while an exchange uses one
+};
+
+}  // namespace mcpgate::http

@@ -1,0 +1,161 @@
+#include "http/upstream.hpp"
+
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include "http/snapshot.hpp"
+
+namespace mcpgate::http {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+// Non-blocking look at an idle socket. A clean idle keep-alive connection has nothing
+// to read; EOF, an error or unexpected bytes mean it must not carry another request.
+// Over TLS, pending bytes may be a session ticket, so only EOF / errors count there.
+bool looks_alive(upstream_connection& c) {
+  auto& sock = c.stream.tcp().socket();
+  if (!sock.is_open()) return false;
+  char byte;
+  const auto n = ::recv(sock.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0) return false;
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+  return c.stream.is_tls();
+}
+
+}  // namespace
+
+asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const runtime_snapshot& snap) {
+  const auto& target = route.upstream;
+  auto ex = co_await asio::this_coro::executor;
+  const auto deadline = std::chrono::steady_clock::now() + route.timeouts.connect;
+  dial_outcome out;
+
+  std::vector<tcp::endpoint> endpoints;
+  error_code ec;
+  const auto literal = asio::ip::make_address(target.host, ec);
+  const bool host_is_ip = !ec;
+  if (host_is_ip) {
+    endpoints.emplace_back(literal, target.port);
+  } else {
+    tcp::resolver resolver(ex);
+    asio::steady_timer watchdog(ex, deadline);
+    bool timed_out = false;
+    watchdog.async_wait([&](error_code wec) {
+      if (!wec) {
+        timed_out = true;
+        resolver.cancel();
+      }
+    });
+    auto [rec, results] = co_await resolver.async_resolve(target.host, std::to_string(target.port), nothrow);
+    watchdog.cancel();
+    if (rec) {
+      out.status = timed_out ? 504 : 502;
+      out.reason = timed_out ? "upstream_connect_timeout" : "upstream_dns_failed";
+      out.detail = "resolving " + target.host + ": " + rec.message();
+      co_return out;
+    }
+    for (const auto& r : results) endpoints.push_back(r.endpoint());
+  }
+
+  if (snap.allowed_upstreams) {
+    for (const auto& ep : endpoints) {
+      if (!snap.allowed_upstreams->contains(ep.address())) {
+        // Exact wording of Anthropic's mcp-proxy: users' runbooks grep for it.
+        spdlog::warn("IP validation failed: {} is not a private address (route={} upstream={})",
+                     ep.address().to_string(), route.name, target.to_string());
+        out.status = 502;
+        out.reason = "upstream_ip_denied";
+        out.detail = ep.address().to_string() + " is not in upstream.allowed_ips";
+        co_return out;
+      }
+    }
+  }
+
+  boost::beast::tcp_stream tcp_stream(ex);
+  tcp_stream.expires_at(deadline);
+  auto [cec, connected] = co_await tcp_stream.async_connect(endpoints, nothrow);
+  if (cec) {
+    out.status = cec == boost::beast::error::timeout ? 504 : 502;
+    out.reason = cec == boost::beast::error::timeout ? "upstream_connect_timeout" : "upstream_connect_failed";
+    out.detail = "connecting to " + target.to_string() + ": " + cec.message();
+    co_return out;
+  }
+  tcp_stream.socket().set_option(tcp::no_delay(true), ec);
+
+  if (!target.tls()) {
+    out.connection = std::make_unique<upstream_connection>(net::maybe_tls_stream(std::move(tcp_stream)),
+                                                           target.to_string());
+    co_return out;
+  }
+
+  net::maybe_tls_stream stream(std::move(tcp_stream), *snap.upstream_tls);
+  auto& tls = stream.tls();
+  if (!host_is_ip) {
+    // SNI only for names: RFC 6066 forbids IP literals in server_name.
+    SSL_set_tlsext_host_name(tls.native_handle(), target.host.c_str());
+  }
+  tls.set_verify_callback(asio::ssl::host_name_verification(target.host));
+  stream.tcp().expires_at(deadline);
+  auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::client, nothrow);
+  if (hec) {
+    out.status = hec == boost::beast::error::timeout ? 504 : 502;
+    out.reason = hec == boost::beast::error::timeout ? "upstream_connect_timeout" : "upstream_tls_failed";
+    out.detail = "TLS to " + target.to_string() + ": " + hec.message();
+    co_return out;
+  }
+  out.connection = std::make_unique<upstream_connection>(std::move(stream), target.to_string());
+  co_return out;
+}
+
+upstream_connection_ptr upstream_pool::take(const std::string& key) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return nullptr;
+  auto& list = it->second;
+  const auto now = std::chrono::steady_clock::now();
+  while (!list.empty()) {
+    auto c = std::move(list.back());  // most recently used first: warm, least likely closed
+    list.pop_back();
+    if (now - c->idle_since < max_idle_time_ && looks_alive(*c)) {
+      c->reused = true;
+      return c;
+    }
+  }
+  return nullptr;
+}
+
+void upstream_pool::give_back(upstream_connection_ptr c) {
+  if (c->buffer.size() != 0) return;  // bytes after the response: the upstream is confused, do not reuse
+  auto& list = idle_[c->pool_key];
+  const auto now = std::chrono::steady_clock::now();
+  // Drop the stale ones at the cold end first, then make room if still full.
+  std::erase_if(list, [&](const upstream_connection_ptr& p) { return now - p->idle_since >= max_idle_time_; });
+  if (list.size() >= max_idle_per_upstream_) list.erase(list.begin());
+  c->idle_since = now;
+  c->buffer.clear();
+  c->buffer.shrink_to_fit();
+  list.push_back(std::move(c));
+}
+
+void upstream_pool::close_all() { idle_.clear(); }
+
+std::size_t upstream_pool::idle_count() const {
+  std::size_t n = 0;
+  for (const auto& [key, list] : idle_) n += list.size();
+  return n;
+}
+
+}  // namespace mcpgate::http

@@ -1,0 +1,36 @@
+#include "http/worker.hpp"
+
+#include <vector>
+
+#include "http/proxy_session.hpp"
+
+namespace mcpgate::http {
+
+void worker::start_draining(std::chrono::milliseconds deadline) {
+  draining_ = true;
+  pool_.close_all();
+  // Copy: request_close() may end a session, which erases it from sessions_.
+  const std::vector<downstream_session*> live(sessions_.begin(), sessions_.end());
+  for (auto* s : live) s->request_close();
+  if (sessions_.empty()) return;
+  drain_deadline_.emplace(io_, deadline);
+  drain_deadline_->async_wait([this](boost::system::error_code ec) {
+    if (!ec) force_close_all();
+  });
+}
+
+void worker::force_close_all() {
+  const std::vector<downstream_session*> live(sessions_.begin(), sessions_.end());
+  for (auto* s : live) s->force_close();
+  pool_.close_all();
+}
+
+void worker::remove_session(downstream_session* s) {
+  sessions_.erase(s);
+  if (draining_ && sessions_.empty() && drain_deadline_) {
+    drain_deadline_->cancel();
+    pool_.close_all();
+  }
+}
+
+}  // namespace mcpgate::http

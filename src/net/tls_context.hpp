@@ -1,0 +1,27 @@
+// TLS contexts: server side for tls listeners, client side for https:// upstreams.
+// Built once per config snapshot; shared by every worker (an SSL_CTX is thread-safe for
+// creating connections). Building throws std::runtime_error with a message naming the
+// file and OpenSSL's reason; callers turn that into a startup or reload error.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <boost/asio/ssl/context.hpp>
+
+#include "config/config.hpp"
+
+namespace mcpgate::net {
+
+// TLS 1.2+, ALPN "http/1.1", the certificate chain and key of `files` (checked to match),
+// and small idle memory (OpenSSL read/write buffers released between records).
+std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(const config::tls_files& files);
+
+// Verifies upstream certificates against upstream.tls.ca_file and/or the system store.
+// Host-name verification and SNI are per connection (see upstream_dialer).
+std::shared_ptr<boost::asio::ssl::context> make_upstream_tls_context(const config::upstream_settings& upstream);
+
+// Seconds until the first certificate of `cert_file` expires (negative: already expired).
+long long certificate_seconds_left(const std::string& cert_file);
+
+}  // namespace mcpgate::net

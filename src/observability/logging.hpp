@@ -1,0 +1,39 @@
+// Process logs (text, stderr) and the access log (one JSON object per exchange, stdout).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "config/config.hpp"
+
+namespace mcpgate::observability {
+
+// Sets up the default spdlog logger ("mcpgate", stderr, UTC timestamps) and the access
+// logger. Safe to call again (reload changes the level only).
+void init_logging(config::log_level level);
+void set_log_level(config::log_level level);
+
+// One exchange as the access log records it. Stable field names: dashboards parse them.
+struct access_record {
+  std::string client;        // peer address
+  std::string method;
+  std::string host;          // Host header as sent
+  std::string path;          // without the query string (queries can carry session ids)
+  std::string route;         // route name, "" when none matched
+  std::string upstream;      // scheme://host:port, "" for local replies
+  unsigned status = 0;       // 0 when the exchange ended before a response header
+  std::uint64_t bytes_in = 0;   // request body bytes received from the client
+  std::uint64_t bytes_out = 0;  // response body bytes sent to the client
+  std::chrono::microseconds duration{0};
+  std::string reason;        // stable reason for local replies and aborted exchanges ("" when proxied normally)
+  std::string mcp_session;   // Mcp-Session-Id, if any
+};
+
+void write_access_log(const access_record& record);
+
+// JSON string escaping for hand-built log lines.
+std::string json_escape(std::string_view text);
+
+}  // namespace mcpgate::observability

@@ -1,0 +1,108 @@
+#include "http/forwarding.hpp"
+
+#include <gtest/gtest.h>
+
+namespace mcpgate::http {
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+config::route route_to(std::string host, std::uint16_t port) {
+  config::route r;
+  r.name = "r";
+  r.host_key = "*";
+  r.upstream = {"http", std::move(host), port};
+  return r;
+}
+
+TEST(Forwarding, StripsHopByHopAndFieldsNamedByConnection) {
+  bhttp::request_header<> req;
+  req.set(bhttp::field::connection, "keep-alive, X-Secret-Hop, Upgrade");
+  req.set("X-Secret-Hop", "1");
+  req.set(bhttp::field::keep_alive, "timeout=5");
+  req.set(bhttp::field::upgrade, "websocket");
+  req.set(bhttp::field::te, "trailers");
+  req.set(bhttp::field::proxy_authorization, "Basic xyz");
+  req.set(bhttp::field::transfer_encoding, "chunked");
+  req.set("Mcp-Session-Id", "abc");
+  strip_hop_by_hop(req);
+  for (auto name : {"Connection", "X-Secret-Hop", "Keep-Alive", "Upgrade", "TE", "Proxy-Authorization",
+                    "Transfer-Encoding"}) {
+    EXPECT_EQ(req.count(name), 0u) << name;
+  }
+  EXPECT_EQ(req["Mcp-Session-Id"], "abc");
+}
+
+TEST(Forwarding, ConnectionCannotStripHostOrContentLength) {
+  bhttp::request_header<> req;
+  req.set(bhttp::field::connection, "Host, Content-Length");
+  req.set(bhttp::field::host, "h");
+  req.set(bhttp::field::content_length, "5");
+  strip_hop_by_hop(req);
+  EXPECT_EQ(req[bhttp::field::host], "h");
+  EXPECT_EQ(req[bhttp::field::content_length], "5");
+}
+
+TEST(Forwarding, UpstreamRequestGetsUpstreamHostAndForwardedHeaders) {
+  bhttp::request_header<> req;
+  req.method(bhttp::verb::post);
+  req.target("/mcp?x=1");
+  req.set(bhttp::field::host, "echo.tunnel.example");
+  req.set("X-Forwarded-For", "6.6.6.6");  // forged by the client
+  req.set(bhttp::field::forwarded, "for=6.6.6.6");
+  req.set(bhttp::field::expect, "100-continue");
+  for (auto name : {"Mcp-Session-Id", "MCP-Protocol-Version", "Last-Event-ID", "Mcp-Method", "Mcp-Name",
+                    "Mcp-Param-Region", "Authorization", "Accept", "Content-Type"}) {
+    req.set(name, std::string("v-") + name);
+  }
+  auto route = route_to("10.0.0.5", 9000);
+  prepare_upstream_request(req, route, {"203.0.113.9", true, "echo.tunnel.example"});
+
+  EXPECT_EQ(req[bhttp::field::host], "10.0.0.5:9000");
+  EXPECT_EQ(req.target(), "/mcp?x=1");
+  EXPECT_EQ(req["X-Forwarded-For"], "203.0.113.9");
+  EXPECT_EQ(req["X-Forwarded-Proto"], "https");
+  EXPECT_EQ(req["X-Forwarded-Host"], "echo.tunnel.example");
+  EXPECT_EQ(req.count(bhttp::field::forwarded), 0u);
+  EXPECT_EQ(req.count(bhttp::field::expect), 0u);
+  for (auto name : {"Mcp-Session-Id", "MCP-Protocol-Version", "Last-Event-ID", "Mcp-Method", "Mcp-Name",
+                    "Mcp-Param-Region", "Authorization", "Accept", "Content-Type"}) {
+    EXPECT_EQ(req[name], std::string("v-") + name) << name;
+  }
+}
+
+TEST(Forwarding, PreserveHostKeepsClientHostAndIpv6AuthorityIsBracketed) {
+  bhttp::request_header<> req;
+  req.set(bhttp::field::host, "public.example");
+  auto route = route_to("fd00::5", 80);
+  prepare_upstream_request(req, route, {"::1", false, "public.example"});
+  EXPECT_EQ(req[bhttp::field::host], "[fd00::5]:80");
+  EXPECT_EQ(req["X-Forwarded-Proto"], "http");
+  route.preserve_host = true;
+  prepare_upstream_request(req, route, {"::1", false, "public.example"});
+  EXPECT_EQ(req[bhttp::field::host], "public.example");
+}
+
+TEST(Forwarding, ResponseKeepsMcpAndAuthHeaders) {
+  bhttp::response_header<> res;
+  res.set(bhttp::field::connection, "close");
+  res.set(bhttp::field::www_authenticate, "Bearer resource_metadata=\"https://x/.well-known/oauth-protected-resource\"");
+  res.set("Mcp-Session-Id", "s1");
+  res.set(bhttp::field::content_type, "text/event-stream");
+  prepare_downstream_response(res);
+  EXPECT_EQ(res.count(bhttp::field::connection), 0u);
+  EXPECT_EQ(res["Mcp-Session-Id"], "s1");
+  EXPECT_NE(res[bhttp::field::www_authenticate].find("resource_metadata"), std::string::npos);
+}
+
+TEST(Forwarding, DotSegmentsAreDetectedAlsoWhenEncoded) {
+  for (auto bad : {"/..", "/mcp/../admin", "/./mcp", "/mcp/%2e%2e/admin", "/%2E/x", "/a/.?q"}) {
+    EXPECT_TRUE(has_dot_segments(bad)) << bad;
+  }
+  for (auto ok : {"/", "/mcp", "/mcp/...", "/a.b/c", "/mcp?next=/../x", "/.well-known/oauth-protected-resource", "/%2e%2ex"}) {
+    EXPECT_FALSE(has_dot_segments(ok)) << ok;
+  }
+}
+
+}  // namespace
+}  // namespace mcpgate::http
