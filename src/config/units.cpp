@@ -99,6 +99,8 @@ std::optional<duration> parse_duration(std::string_view text, std::string* error
     }
   }
   const u128 ms = total_ns / 1'000'000 + (total_ns % 1'000'000 != 0 ? 1 : 0);
+  // Rounding up may step past Go's limit; refuse it so that what we print parses again.
+  if (ms * 1'000'000 > max_duration_ns) return fail<duration>(error, "duration too large");
   return duration{static_cast<duration::rep>(ms)};
 }
 
