@@ -83,6 +83,7 @@ struct Conn {
   // Body skipping state for the request currently being read.
   Body body = Body::none;
   size_t body_left = 0;  // bytes still to drop (Content-Length or current chunk)
+  bool pending_close = false;  // the request being read asked for Connection: close
 };
 
 bool ieq(std::string_view a, std::string_view b) {
@@ -269,6 +270,8 @@ class Worker {
     for (;;) {
       if (c.body != Body::none) {
         if (!skip_body(c, pos)) break;
+        respond(c);  // answer only once the whole request body has arrived
+        if (c.close_after_write) break;
         continue;
       }
       size_t end = c.in.find("\r\n\r\n", pos);
@@ -323,10 +326,17 @@ class Worker {
         c.in.clear();
         return;  // the stream stays open; later input is ignored
       }
-      c.out += conn_close ? kRespClose : kResp;
-      if (conn_close) { c.close_after_write = true; break; }
+      c.pending_close = conn_close;
+      if (c.body != Body::none) continue;  // respond after the body
+      respond(c);
+      if (c.close_after_write) break;
     }
     if (pos > 0) c.in.erase(0, pos);
+  }
+
+  void respond(Conn& c) {
+    c.out += c.pending_close ? kRespClose : kResp;
+    if (c.pending_close) c.close_after_write = true;
   }
 
   void tick_sse() {
