@@ -9,7 +9,8 @@
 //   406 -32000  POST Accept lacks application/json or text/event-stream (GET: event-stream)
 //   413 -32000  body over max_body_bytes
 //   415 -32000  POST Content-Type is not application/json
-//   400 -32700  body is not JSON;  400 -32600  JSON but not one JSON-RPC 2.0 message
+//   400 -32700  body is not JSON;  400 -32600  JSON but not a JSON-RPC 2.0 message, a
+//               second initialize on a session, or a batch outside a 2025-03-26 session
 //   400 -32000  missing Mcp-Session-Id, or unsupported MCP-Protocol-Version
 //   404 -32001  unknown (expired, evicted, deleted) MCP session
 //   202         notification or client response accepted, no body
@@ -502,8 +503,6 @@ json::object handle_rpc_request(const server_state& st, std::string_view method,
   }
   if (method == "tools/call") return call_tool(st, id, params, session_id, slow);
   if (method == "logging/setLevel") return rpc_result(id, json::object{});
-  if (method == "initialize")
-    return rpc_error(rpc_code::invalid_request, "Invalid Request: Server already initialized", id);
   return rpc_error(rpc_code::method_not_found, "Method not found: " + std::string(method), id);
 }
 
@@ -577,6 +576,83 @@ void handle_notification(server_state& st, const std::string& session_id, std::s
   session->second.in_flight.erase(call);
 }
 
+enum class rpc_kind { invalid, request, notification, response };
+
+struct rpc_message {
+  rpc_kind type = rpc_kind::invalid;
+  std::string_view method;
+  const json::value* id = nullptr;
+  const json::object* params = nullptr;
+};
+
+// Request = method + id, notification = method without id, response = id + result/error.
+rpc_message classify(const json::value& value) {
+  rpc_message m;
+  const json::object* msg = value.if_object();
+  if (msg == nullptr) return m;
+  const json::value* jsonrpc = msg->if_contains("jsonrpc");
+  if (jsonrpc == nullptr || !jsonrpc->is_string() || jsonrpc->get_string() != "2.0") return m;
+  const json::value* method = msg->if_contains("method");
+  m.id = msg->if_contains("id");
+  const bool id_ok = m.id && (m.id->is_string() || m.id->is_int64() || m.id->is_uint64());
+  if (method != nullptr) {
+    if (!method->is_string() || (m.id && !id_ok)) return m;
+    m.method = std::string_view(method->get_string().data(), method->get_string().size());
+    if (const json::value* params = msg->if_contains("params")) m.params = params->if_object();
+    m.type = m.id ? rpc_kind::request : rpc_kind::notification;
+  } else if (m.id && (msg->contains("result") || msg->contains("error"))) {
+    m.type = rpc_kind::response;
+  }
+  return m;
+}
+
+// 2025-03-26 allows a batch (array) of messages; later revisions removed batches. `slow`
+// cannot stream from inside a batch, so there it answers with a tool error.
+exchange_outcome handle_batch(server_state& st, const request& req, const json::array& batch) {
+  auto session = check_session(st, req);
+  if (auto* rejected = std::get_if<reply>(&session)) return {std::move(*rejected), std::nullopt};
+  const std::string& session_id = std::get<std::string>(session);
+  if (st.sessions.at(session_id).protocol_version != "2025-03-26")
+    return {error_reply(req, http::status::bad_request, rpc_code::invalid_request,
+                        "Invalid Request: batches are only allowed in protocol revision 2025-03-26"),
+            std::nullopt};
+  if (batch.empty())
+    return {error_reply(req, http::status::bad_request, rpc_code::invalid_request, "Invalid Request: empty batch"),
+            std::nullopt};
+
+  json::array answers;
+  for (const auto& element : batch) {
+    const auto msg = classify(element);
+    switch (msg.type) {
+      case rpc_kind::invalid:
+        answers.push_back(rpc_error(rpc_code::invalid_request, "Invalid Request"));
+        break;
+      case rpc_kind::notification:
+        handle_notification(st, session_id, msg.method, msg.params);
+        break;
+      case rpc_kind::response:
+        break;
+      case rpc_kind::request: {
+        if (msg.method == "initialize") {
+          answers.push_back(rpc_error(rpc_code::invalid_request,
+                                      "Invalid Request: initialize must not be part of a batch", *msg.id));
+          break;
+        }
+        std::optional<slow_request> slow;
+        auto answer = handle_rpc_request(st, msg.method, *msg.id, msg.params, session_id, slow);
+        if (slow)
+          answer = rpc_result(*msg.id, text_content("slow: cannot stream inside a batch; call it on its own", true));
+        answers.push_back(std::move(answer));
+        break;
+      }
+    }
+  }
+  if (answers.empty()) return {empty_reply(req, http::status::accepted), std::nullopt};
+  auto res = json_reply(req, http::status::ok, answers);
+  res.set("Mcp-Session-Id", session_id);
+  return {std::move(res), std::nullopt};
+}
+
 exchange_outcome handle_post(server_state& st, const request& req) {
   const auto accept = req[http::field::accept];
   if (!contains_ci(accept, "application/json") || !contains_ci(accept, "text/event-stream"))
@@ -594,44 +670,32 @@ exchange_outcome handle_post(server_state& st, const request& req) {
   if (ec)
     return {error_reply(req, http::status::bad_request, rpc_code::parse_error, "Parse error: Invalid JSON"),
             std::nullopt};
-  if (body.is_array())
-    return {error_reply(req, http::status::bad_request, rpc_code::invalid_request,
-                        "Invalid Request: batch requests are not supported"),
-            std::nullopt};
+  if (body.is_array()) return handle_batch(st, req, body.get_array());
 
-  // Classify: request (method + id), notification (method, no id), response (id + result/error).
-  const json::object* msg = body.if_object();
-  const json::value* jsonrpc = msg ? msg->if_contains("jsonrpc") : nullptr;
-  const json::value* method = msg ? msg->if_contains("method") : nullptr;
-  const json::value* id = msg ? msg->if_contains("id") : nullptr;
-  const bool id_ok = id && (id->is_string() || id->is_int64() || id->is_uint64());
-  const bool valid_version = jsonrpc && jsonrpc->is_string() && jsonrpc->get_string() == "2.0";
-  const bool is_request = valid_version && method && method->is_string() && id_ok;
-  const bool is_notification = valid_version && method && method->is_string() && !id;
-  const bool is_response =
-      valid_version && !method && id && (msg->contains("result") || msg->contains("error"));
-  if (!is_request && !is_notification && !is_response)
+  const auto msg = classify(body);
+  if (msg.type == rpc_kind::invalid)
     return {error_reply(req, http::status::bad_request, rpc_code::invalid_request,
                         "Invalid Request: not a JSON-RPC 2.0 request, notification or response"),
             std::nullopt};
-  const json::value* params_value = msg->if_contains("params");
-  const json::object* params = params_value ? params_value->if_object() : nullptr;
-  const std::string_view method_name = method ? std::string_view(method->get_string()) : std::string_view{};
-
-  if (is_request && method_name == "initialize" && req.find("Mcp-Session-Id") == req.end())
-    return handle_initialize(st, req, *id, params);
+  const bool has_session_header = req.find("Mcp-Session-Id") != req.end();
+  if (msg.type == rpc_kind::request && msg.method == "initialize" && !has_session_header)
+    return handle_initialize(st, req, *msg.id, msg.params);
 
   auto session = check_session(st, req);
   if (auto* rejected = std::get_if<reply>(&session)) return {std::move(*rejected), std::nullopt};
   const std::string& session_id = std::get<std::string>(session);
 
-  if (!is_request) {
-    if (is_notification) handle_notification(st, session_id, method_name, params);
+  if (msg.type != rpc_kind::request) {
+    if (msg.type == rpc_kind::notification) handle_notification(st, session_id, msg.method, msg.params);
     return {empty_reply(req, http::status::accepted), std::nullopt};
   }
+  if (msg.method == "initialize")
+    return {json_reply(req, http::status::bad_request,
+                       rpc_error(rpc_code::invalid_request, "Invalid Request: Server already initialized", *msg.id)),
+            std::nullopt};
 
   std::optional<slow_request> slow;
-  auto answer = handle_rpc_request(st, method_name, *id, params, session_id, slow);
+  auto answer = handle_rpc_request(st, msg.method, *msg.id, msg.params, session_id, slow);
   if (slow) return {reply{}, std::move(slow)};
   auto res = json_reply(req, http::status::ok, answer);
   res.set("Mcp-Session-Id", session_id);
