@@ -206,6 +206,9 @@ def main():
         st = key.data
         if st.state not in (OPEN, -1):
             fail(st, "timeout")
+    if started < a.streams:
+        failed += a.streams - started
+        fail_reasons["not_started"] = a.streams - started
     open_streams = [key.data for key in sel.get_map().values() if key.data.state == OPEN]
     reasons = ",".join(f"{k}:{v}" for k, v in sorted(fail_reasons.items()))
     print(f"READY ok={ok} failed={failed} secs={time.monotonic() - t0:.1f}"
