@@ -296,6 +296,9 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     up_req.body().data = chunk.get();
     up_req.body().size = relay_chunk - req.body().size;
     up_req.body().more = !parser.is_done();
+    // An empty piece with more to come must not be written: Beast would emit it as a
+    // zero-length chunk, which is the end of a chunked body.
+    if (up_req.body().size == 0 && up_req.body().more) continue;
     log.bytes_in += up_req.body().size;
     upstream->stream.tcp().expires_after(upstream_write_timeout);
     auto [wec, wn] = co_await bhttp::async_write(upstream->stream, up_sr, nothrow);

@@ -1,0 +1,91 @@
+#include "support/fake_upstream.hpp"
+
+#include <sys/socket.h>
+
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+namespace mcpgate::test {
+
+fake_upstream::fake_upstream(handler h, const std::string& bind_address)
+    : handler_(std::move(h)), acceptor_(io_, tcp::endpoint(boost::asio::ip::make_address(bind_address), 0)) {
+  port_ = acceptor_.local_endpoint().port();
+  accept_thread_ = std::thread([this] { accept_loop(); });
+}
+
+fake_upstream::~fake_upstream() {
+  stopping_ = true;
+  ::shutdown(acceptor_.native_handle(), SHUT_RDWR);  // unblocks accept()
+  accept_thread_.join();
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& s : sockets_) ::shutdown(s->native_handle(), SHUT_RDWR);  // unblocks handlers
+  }
+  for (auto& t : threads_) t.join();
+}
+
+void fake_upstream::accept_loop() {
+  while (!stopping_) {
+    auto socket = std::make_shared<tcp::socket>(io_);
+    boost::system::error_code ec;
+    acceptor_.accept(*socket, ec);
+    if (ec || stopping_) return;
+    ++accepted_;
+    socket->set_option(tcp::no_delay(true), ec);
+    std::lock_guard lock(mutex_);
+    sockets_.push_back(socket);
+    threads_.emplace_back([this, socket] {
+      try {
+        handler_(*socket);
+      } catch (const std::exception&) {
+        // The gateway closing a connection mid-script is an outcome tests assert on elsewhere.
+      }
+    });
+  }
+}
+
+bool read_request(tcp::socket& socket, boost::beast::flat_buffer& buffer, bhttp::request<bhttp::string_body>& req) {
+  boost::system::error_code ec;
+  req = {};
+  bhttp::read(socket, buffer, req, ec);
+  return !ec;
+}
+
+bool write_raw(tcp::socket& socket, std::string_view bytes) {
+  boost::system::error_code ec;
+  boost::asio::write(socket, boost::asio::buffer(bytes.data(), bytes.size()), ec);
+  return !ec;
+}
+
+std::string simple_response(unsigned status, std::string_view body, std::string_view extra_headers) {
+  return fmt::format("HTTP/1.1 {} X\r\nContent-Length: {}\r\n{}\r\n{}", status, body.size(), extra_headers, body);
+}
+
+std::string chunk(std::string_view data) { return fmt::format("{:x}\r\n{}\r\n", data.size(), data); }
+
+std::size_t recorded_requests::size() {
+  std::lock_guard lock(mutex);
+  return requests.size();
+}
+
+bhttp::request<bhttp::string_body> recorded_requests::at(std::size_t i) {
+  std::lock_guard lock(mutex);
+  return requests.at(i);
+}
+
+fake_upstream::handler echo_handler(std::shared_ptr<recorded_requests> record, std::string extra_headers) {
+  return [record, extra_headers](tcp::socket& socket) {
+    boost::beast::flat_buffer buffer;
+    bhttp::request<bhttp::string_body> req;
+    while (read_request(socket, buffer, req)) {
+      {
+        std::lock_guard lock(record->mutex);
+        record->requests.push_back(req);
+      }
+      const auto body = "echo:" + req.body();
+      if (!write_raw(socket, simple_response(200, body, "Content-Type: application/json\r\n" + extra_headers))) return;
+    }
+  };
+}
+
+}  // namespace mcpgate::test
