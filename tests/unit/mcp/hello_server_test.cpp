@@ -561,5 +561,55 @@ TEST_F(hello_server_test, stop_ends_open_streams_and_idle_connections) {
   EXPECT_TRUE(idle.wait_closed());
 }
 
+TEST_F(hello_server_test, delete_ends_the_sessions_open_streams) {
+  start();
+  http_test_client client;
+  connect(client);
+  const auto session = initialize(client);
+  client.send(post(call(34, "slow", {{"steps", 100}, {"interval_ms", 10'000}}), session));
+  ASSERT_EQ(client.read_header().result(), http::status::ok);
+
+  http_test_client other;
+  connect(other);
+  auto del = test::make_request(http::verb::delete_, "/mcp", authority());
+  del.set("Mcp-Session-Id", session);
+  EXPECT_EQ(other.request(del).result(), http::status::ok);
+  client.set_timeout(2s);
+  EXPECT_FALSE(client.read_sse_event()) << "the stream ends without a result";
+}
+
+TEST_F(hello_server_test, idle_connections_time_out) {
+  auto opts = default_options();
+  opts.read_timeout = 200ms;
+  start(opts);
+  http_test_client client;
+  connect(client);
+  initialize(client);
+  const auto idle_since = clock_type::now();
+  EXPECT_TRUE(client.wait_closed());
+  EXPECT_GE(clock_type::now() - idle_since, 150ms);
+}
+
+TEST_F(hello_server_test, pipelined_requests_and_expect_100_continue) {
+  start();
+  http_test_client client;
+  connect(client);
+  const auto session = initialize(client);
+  std::string ping = json::serialize(rpc(35, "ping"));
+  std::string head = "POST /mcp HTTP/1.1\r\nHost: " + authority() +
+                     "\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+                     "Mcp-Session-Id: " + session + "\r\nContent-Length: " + std::to_string(ping.size()) + "\r\n";
+  client.send_raw(head + "\r\n" + ping + head + "\r\n" + ping);
+  EXPECT_EQ(client.read_response().result(), http::status::ok);
+  EXPECT_EQ(client.read_response().result(), http::status::ok);
+
+  client.send_raw(head + "Expect: 100-continue\r\n\r\n");
+  EXPECT_EQ(client.read_response().result(), http::status::continue_);
+  client.send_raw(ping);
+  auto res = client.read_response();
+  EXPECT_EQ(res.result(), http::status::ok);
+  EXPECT_TRUE(body_json(res).at("result").as_object().empty());
+}
+
 }  // namespace
 }  // namespace mcpgate::mcp
