@@ -178,7 +178,11 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
       co_return false;  // the client went away between exchanges: nothing to log
     }
     if (ec == beast::error::timeout) {
-      co_await local_reply(408, "request_header_timeout", "Request header timeout\n", log, false);
+      // The timed-out stream is already closed (Beast closes on expiry): log only.
+      log.status = 408;
+      log.reason = "request_header_timeout";
+    } else if (ec == bhttp::error::body_limit) {  // Content-Length alone already exceeds it
+      co_await local_reply(413, "body_too_large", "Request body too large\n", log, false);
     } else if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
       co_await local_reply(431, "request_header_too_large", "Request header too large\n", log, false);
     } else {
@@ -287,7 +291,8 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
       if (rec == bhttp::error::body_limit) {
         co_await local_reply(413, "body_too_large", "Request body too large\n", log, false);
       } else if (rec == beast::error::timeout) {
-        co_await local_reply(408, "request_body_timeout", "Request body timeout\n", log, false);
+        log.status = 408;  // the stream is closed already; nothing more can be said to the client
+        log.reason = "request_body_timeout";
       } else {
         log.reason = "client_aborted";
       }
