@@ -419,6 +419,27 @@ for (const mode of modes()) {
       await fetch(url, { method: 'DELETE', headers: h }).then((r) => r.body?.cancel());
     });
 
+    it('20 concurrent sessions: each gets its own session id and its own results', async () => {
+      const cs = await Promise.all(Array.from({ length: 20 }, () => open()));
+      const ids = new Set(cs.map((c) => c.transport.sessionId));
+      assert.equal(ids.size, 20, 'distinct session ids');
+      const results = await Promise.all(cs.map((c, i) =>
+        c.client.callTool({ name: 'get-sum', arguments: { a: i, b: 1000 } }).then(text)));
+      results.forEach((r, i) => assert.equal(r, `The sum of ${i} and 1000 is ${1000 + i}.`));
+      await Promise.all(cs.map((c) => c.transport.terminateSession()));
+    });
+
+    it('a request after 6 s idle succeeds (upstream closes idle keep-alive connections after 5 s)', async () => {
+      const h = await rawSession(url);
+      const ping = (id) => rawPost(url, { jsonrpc: '2.0', id, method: 'ping' }, h);
+      assert.equal((await ping(10)).status, 200);
+      await new Promise((r) => setTimeout(r, 6000));
+      const r = await ping(11);
+      assert.equal(r.status, 200, `after idle: ${r.status} ${r.body}`);
+      assert.deepEqual(sseMessages(r.body).find((m) => m.id === 11)?.result, {});
+      await fetch(url, { method: 'DELETE', headers: h }).then((x) => x.body?.cancel());
+    });
+
     it('session terminate (DELETE), then the old session is refused', async () => {
       const c = await open();
       const sid = c.transport.sessionId;
