@@ -83,6 +83,20 @@ for (const mode of modes()) {
       assert.match(endpoint.searchParams.get('sessionId') ?? '', /^[0-9a-f-]{36}$/);
     });
 
+    it('backwards-compatibility probe: POST initialize to /sse gets the upstream 4xx, then the SSE fallback works', async () => {
+      // What SDK clients do against an unknown server: try Streamable HTTP first; on 400/404/405
+      // fall back to the legacy GET. A gateway must relay the 4xx, not turn it into 5xx.
+      const probe = await fetch(`${origin}/sse`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'probe', version: '0' } } }),
+      });
+      await probe.body?.cancel();
+      assert.equal(probe.status, 404, `POST /sse: expected the upstream's 404, got ${probe.status}`);
+      const c = await open();
+      assert.equal(text(await c.client.callTool({ name: 'echo', arguments: { message: 'fallback' } })), 'Echo: fallback');
+    });
+
     it('initialize (2024-11-05 transport), tools/list, tool calls', async () => {
       const c = await open();
       const info = c.client.getServerVersion();
