@@ -18,6 +18,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <iterator>
+#include <map>
 #include <set>
 #include <sstream>
 #include <system_error>
@@ -276,6 +277,8 @@ class loader {
     } catch (const std::exception& e) {
       // Nothing in the walk is expected to throw; if yaml-cpp does, it is still a diagnostic.
       add(diagnostic::severity::error, {}, "", std::string("internal error while reading the config: ") + e.what());
+    } catch (...) {
+      add(diagnostic::severity::error, {}, "", "internal error while reading the config");
     }
     return finish();
   }
@@ -318,9 +321,8 @@ class loader {
   // key is where the user has to look.
   place where(const YAML::Node& node) const {
     if (node.IsDefined() && node.IsNull()) {
-      for (const auto& [value, key_place] : null_values_) {
-        if (value.is(node)) return key_place;
-      }
+      const auto found = null_values_.find(node.Mark().pos);
+      if (found != null_values_.end()) return found->second;
     }
     return place_of(node);
   }
@@ -407,7 +409,7 @@ class loader {
         error(key_node, key_path, "duplicate key " + quote(key));
         continue;
       }
-      if (value.IsNull()) null_values_.emplace_back(value, place_of(key_node));
+      if (value.IsNull() && !value.Mark().is_null()) null_values_.emplace(value.Mark().pos, place_of(key_node));
       out.push_back({key, key_node, value});
     }
     return out;
@@ -954,7 +956,7 @@ class loader {
   overrides over_;
   config cfg_;
   std::vector<diagnostic> diags_;
-  std::vector<std::pair<YAML::Node, place>> null_values_;  // empty values and their key's place
+  std::map<int, place> null_values_;  // empty values (by offset in the text) -> their key's place
 
   bool listen_addr_seen_ = false;
   std::optional<listener> listen_addr_listener_;
@@ -982,6 +984,10 @@ load_result load_string(std::string_view yaml, const std::string& name, const ov
     d.file = name;
     d.message = std::string("internal error while reading the config: ") + e.what();
     result.diagnostics.push_back(std::move(d));
+    return result;
+  } catch (...) {
+    load_result result;
+    result.diagnostics.push_back(diagnostic{diagnostic::severity::error, name, 0, 0, "", "internal error while reading the config"});
     return result;
   }
 }
