@@ -440,6 +440,30 @@ for (const mode of modes()) {
       await fetch(url, { method: 'DELETE', headers: h }).then((x) => x.body?.cancel());
     });
 
+    it('oversize request body (17 MiB, no Expect: 100-continue) gets an HTTP 413, not a connection error', async () => {
+      // Upstream (SDK transport) limit: 4 MiB; mcpgate's default max_request_body_bytes: 16 MiB.
+      // Either may answer; the client must be able to read the answer: a server refusing a
+      // body it has not read must not reset the connection under the client's feet (RFC 9112
+      // 9.6: close in stages / linger), since fetch-based clients send the body without waiting.
+      const h = await rawSession(url);
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call',
+        params: { name: 'echo', arguments: { message: 'a'.repeat(17 * 1024 * 1024) } } });
+      let status;
+      try {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...h },
+          body,
+        });
+        status = res.status;
+        await res.body?.cancel();
+      } catch (e) {
+        assert.fail(`POST of 17 MiB: no HTTP response, ${e.message} (${e.cause?.code ?? e.cause?.message ?? ''})`);
+      }
+      assert.equal(status, 413);
+      await fetch(url, { method: 'DELETE', headers: h }).then((x) => x.body?.cancel()).catch(() => {});
+    });
+
     it('session terminate (DELETE), then the old session is refused', async () => {
       const c = await open();
       const sid = c.transport.sessionId;
