@@ -784,11 +784,11 @@ asio::awaitable<bool> write_chunk(connection& conn, bool chunked, const std::str
 // Answers a `slow` call as an SSE stream. Returns whether the connection can be reused.
 asio::awaitable<bool> stream_slow(std::shared_ptr<connection> conn, const request& req, slow_request call) {
   auto& st = *conn->server;
-  auto state = std::make_shared<slow_call>();
-  state->conn = conn;
+  auto running = std::make_shared<slow_call>();
+  running->conn = conn;
   const std::string call_key = json::serialize(call.id);
   if (auto s = st.sessions.find(call.session_id); s != st.sessions.end())
-    s->second.in_flight[call_key] = state;
+    s->second.in_flight[call_key] = running;
 
   // HTTP/1.0 has no chunked encoding: the stream then ends with the connection.
   const bool chunked = req.version() >= 11;
@@ -808,12 +808,12 @@ asio::awaitable<bool> stream_slow(std::shared_ptr<connection> conn, const reques
     auto [ec, n] = co_await http::async_write_header(conn->stream, serializer, use_tuple);
     ok = !ec;
   }
-  if (ok) asio::co_spawn(conn->stream.get_executor(), watch_peer(conn, state), asio::detached);
+  if (ok) asio::co_spawn(conn->stream.get_executor(), watch_peer(conn, running), asio::detached);
 
   for (std::int64_t step = 1; ok && step <= call.steps; ++step) {
     conn->timer.expires_after(std::chrono::milliseconds(call.interval_ms));
     co_await conn->timer.async_wait(use_tuple);  // cancelled == ended early; the flags say why
-    if (state->cancelled || state->peer_gone || st.stopped) break;
+    if (running->cancelled || running->peer_gone || st.stopped) break;
     if (!call.progress_token) continue;
     json::object progress{{"jsonrpc", "2.0"},
                           {"method", "notifications/progress"},
@@ -824,20 +824,20 @@ asio::awaitable<bool> stream_slow(std::shared_ptr<connection> conn, const reques
                             {"message", "step " + std::to_string(step) + " of " + std::to_string(call.steps)}}}};
     ok = co_await write_chunk(*conn, chunked, sse_event(progress));
   }
-  state->finished = true;
+  running->finished = true;
   {
     error_code ignored;
     conn->stream.socket().cancel(ignored);  // ends watch_peer
   }
   if (auto s = st.sessions.find(call.session_id); s != st.sessions.end()) {
     auto& in_flight = s->second.in_flight;
-    if (auto it = in_flight.find(call_key); it != in_flight.end() && it->second.lock() == state)
+    if (auto it = in_flight.find(call_key); it != in_flight.end() && it->second.lock() == running)
       in_flight.erase(it);
   }
-  if (!ok || state->peer_gone || st.stopped) co_return false;
+  if (!ok || running->peer_gone || st.stopped) co_return false;
 
   // A cancelled request gets no response (spec), but its stream still ends cleanly.
-  if (!state->cancelled) {
+  if (!running->cancelled) {
     const auto steps = std::to_string(call.steps);
     json::value done = rpc_result(call.id, text_content("done after " + steps + " steps"));
     if (!co_await write_chunk(*conn, chunked, sse_event(done))) co_return false;
