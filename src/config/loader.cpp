@@ -7,6 +7,7 @@
 #include "config/loader.hpp"
 
 #include <arpa/inet.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <boost/url/parse.hpp>
@@ -256,6 +257,22 @@ place place_of(const YAML::Node& node) {
   return place_of(node.Mark());
 }
 
+// Sees only where documents start; the tree is built by YAML::Load afterwards.
+class document_counter : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
 struct entry {
   std::string key;
   YAML::Node key_node;
@@ -328,17 +345,33 @@ class loader {
   }
 
   void walk(std::string_view text) {
-    std::vector<YAML::Node> documents;
+    const std::string input(text);
+    YAML::Node root;
     try {
-      documents = YAML::LoadAll(std::string(text));
+      // Count documents before building any: yaml-cpp 0.7 returns empty documents forever,
+      // without consuming input, when a stream starts with a stray ',' (found by fuzzing:
+      // YAML::LoadAll then loops and eats memory). Three is enough to tell "more than one
+      // document" from "stuck".
+      std::istringstream stream(input);
+      YAML::Parser parser(stream);
+      document_counter counter;
+      std::size_t documents = 0;
+      while (documents < 3 && parser.HandleNextDocument(counter)) ++documents;
+      const auto& starts = counter.starts;
+      if (documents == 3 && starts[1].pos == starts[2].pos) {
+        const auto pos = static_cast<std::size_t>(std::max(starts[2].pos, 0));
+        add(diagnostic::severity::error, place_of(starts[2]), "",
+            "YAML syntax error: unexpected " + (pos < input.size() ? quote(input.substr(pos, 1)) : "end of input"));
+        return;
+      }
+      if (documents > 1) {
+        add(diagnostic::severity::error, place_of(starts[1]), "", "a config file holds one YAML document; found more");
+      }
+      root = YAML::Load(input);
     } catch (const YAML::Exception& e) {
       add(diagnostic::severity::error, place_of(e.mark), "", "YAML syntax error: " + e.msg);
       return;
     }
-    if (documents.size() > 1) {
-      error(documents[1], "", "a config file holds one YAML document; found " + std::to_string(documents.size()));
-    }
-    const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
     if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
       error(root, "", "expected a map of settings at the top level, got " + describe(root));
       return;
