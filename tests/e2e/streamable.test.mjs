@@ -440,6 +440,36 @@ for (const mode of modes()) {
       await fetch(url, { method: 'DELETE', headers: h }).then((x) => x.body?.cancel());
     });
 
+    it('chunked request body (Transfer-Encoding: chunked, streamed in pieces) is relayed intact', async () => {
+      const h = await rawSession(url);
+      const msg = `chunked ${'z'.repeat(100000)}`;
+      const bytes = new TextEncoder().encode(JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'echo', arguments: { message: msg } } }));
+      const post = () => fetch(url, {
+        method: 'POST',
+        duplex: 'half', // a ReadableStream body: undici sends it chunked, without Content-Length
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...h },
+        body: new ReadableStream({
+          async start(ctrl) {
+            for (let i = 0; i < bytes.length; i += 7000) {
+              ctrl.enqueue(bytes.slice(i, i + 7000));
+              await new Promise((r) => setTimeout(r, 2));
+            }
+            ctrl.close();
+          },
+        }),
+      });
+      for (let round = 1; round <= 2; round++) { // twice: the upstream connection must stay in sync
+        const res = await post();
+        const body = await res.text();
+        assert.equal(res.status, 200, `round ${round}: chunked POST: ${res.status} ${JSON.stringify(body.slice(0, 200))}`);
+        const result = sseMessages(body).find((m) => m.id === 8);
+        assert.ok(result?.result?.content?.[0]?.text === `Echo: ${msg}`, `round ${round}: echo of the chunked body differs`);
+      }
+      const ping = await rawPost(url, { jsonrpc: '2.0', id: 9, method: 'ping' }, h);
+      assert.equal(ping.status, 200, `ping after chunked POSTs: ${ping.status} ${ping.body}`);
+      await fetch(url, { method: 'DELETE', headers: h }).then((x) => x.body?.cancel());
+    });
+
     it('oversize request body (17 MiB, no Expect: 100-continue) gets an HTTP 413, not a connection error', async () => {
       // Upstream (SDK transport) limit: 4 MiB; mcpgate's default max_request_body_bytes: 16 MiB.
       // Either may answer; the client must be able to read the answer: a server refusing a
