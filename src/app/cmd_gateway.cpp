@@ -92,6 +92,7 @@ int run_gateway(const gateway_options& options) {
   };
   signals.async_wait(on_signal);
   control.run();
+  spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
   return 0;
 }
 

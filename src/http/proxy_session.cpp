@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <array>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -120,6 +122,7 @@ asio::awaitable<void> downstream_session::run(std::shared_ptr<downstream_session
     if (self->stream_.is_tls() && !co_await self->handshake()) co_return;
     while (co_await self->serve_exchange()) {
     }
+    if (self->linger_ && !self->client_gone_ && !self->close_requested_) co_await self->lingering_close();
   } catch (const std::exception& e) {
     // Completion handlers never throw by design; this is the last guard.
     spdlog::error("session {}: unexpected exception: {}", self->peer_ip_, e.what());
@@ -147,6 +150,19 @@ asio::awaitable<bool> downstream_session::wait_for_request(std::chrono::millisec
   if (close_requested_ || worker_.draining()) co_return false;
   if (buffer_.size() > 0) co_return true;  // a pipelined request is already here
   buffer_.shrink_to_fit();                 // idle connections hold no read buffer
+  if (stream_.is_tls()) {
+    // OpenSSL may already hold the next request (it arrives with the end of the
+    // handshake, or behind the previous one): the socket would never turn readable for
+    // it. So read through TLS; a TLS connection's idle cost is its record buffers anyway.
+    if (idle_limit.count() > 0) {
+      stream_.tcp().expires_after(idle_limit);
+    } else {
+      stream_.tcp().expires_never();
+    }
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(1024), nothrow);
+    buffer_.commit(n);
+    co_return !ec && !close_requested_;
+  }
   const auto ec = co_await wait_readable(stream_.tcp().socket(), idle_limit);
   co_return !ec && !close_requested_;
 }
@@ -172,6 +188,13 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   buffer_.max_size(limits.max_request_header_bytes + relay_chunk);
   stream_.tcp().expires_after(limits.request_header_timeout);
   auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, nothrow);
+  if (parser.is_header_done()) {
+    const auto& h = parser.get();
+    log.method = std::string(h.method_string());
+    log.host = std::string(h[bhttp::field::host]);
+    log.path = std::string(path_of(h.target()));
+    if (auto sid = h["Mcp-Session-Id"]; !sid.empty()) log.mcp_session = std::string(sid);
+  }
   if (ec) {
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
         ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
@@ -193,10 +216,6 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   }
 
   auto& req = parser.get();
-  log.method = std::string(req.method_string());
-  log.host = std::string(req[bhttp::field::host]);
-  log.path = std::string(path_of(req.target()));
-  if (auto sid = req["Mcp-Session-Id"]; !sid.empty()) log.mcp_session = std::string(sid);
   spdlog::info("request started method={} host={} path={} client={}", log.method, log.host, log.path, peer_ip_);
 
   // Framing and target checks before anything reaches an upstream (request smuggling,
@@ -298,12 +317,13 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
       }
       co_return false;
     }
-    up_req.body().data = chunk.get();
-    up_req.body().size = relay_chunk - req.body().size;
+    const auto got = relay_chunk - req.body().size;
+    // An empty piece must reach the serializer as "no data" (nullptr), never as a
+    // zero-length buffer: Beast writes that as a zero-size chunk, which ends a chunked body.
+    up_req.body().data = got ? chunk.get() : nullptr;
+    up_req.body().size = got;
     up_req.body().more = !parser.is_done();
-    // An empty piece with more to come must not be written: Beast would emit it as a
-    // zero-length chunk, which is the end of a chunked body.
-    if (up_req.body().size == 0 && up_req.body().more) continue;
+    if (got == 0 && up_req.body().more) continue;
     log.bytes_in += up_req.body().size;
     upstream->stream.tcp().expires_after(upstream_write_timeout);
     auto [wec, wn] = co_await bhttp::async_write(upstream->stream, up_sr, nothrow);
@@ -409,10 +429,11 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
       ec = rec;
       break;
     }
-    res.body().data = chunk.get();
-    res.body().size = relay_chunk - res_parser->get().body().size;
+    const auto got = relay_chunk - res_parser->get().body().size;
+    res.body().data = got ? chunk.get() : nullptr;  // see the request loop: never an empty buffer
+    res.body().size = got;
     res.body().more = !res_parser->is_done();
-    if (res.body().size == 0 && res.body().more) continue;  // only framing arrived
+    if (got == 0 && res.body().more) continue;  // only framing arrived
     log.bytes_out += res.body().size;
     stream_.tcp().expires_after(downstream_write_timeout);
     auto [wec, wn] = co_await bhttp::async_write(stream_, sr, nothrow);
@@ -462,9 +483,29 @@ asio::awaitable<void> downstream_session::local_reply(unsigned status, std::stri
   res.body() = std::string(body);
   res.keep_alive(keep_alive && !close_requested_);
   res.prepare_payload();
+  // Closing after an early reply while the client still sends its body would make the
+  // kernel answer with a reset that can destroy the reply before the client reads it.
+  linger_ = !res.keep_alive();
   stream_.tcp().expires_after(downstream_write_timeout);
   auto [ec, n] = co_await bhttp::async_write(stream_, res, nothrow);
   if (!ec) log.bytes_out += res.body().size();
+}
+
+asio::awaitable<void> downstream_session::lingering_close() {
+  // Half-close, then read and drop what the client still sends, for a bounded time, so
+  // our reply is not lost to a reset (what nginx calls lingering close).
+  error_code ec;
+  stream_.tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  constexpr auto linger_total = 5s;
+  constexpr auto linger_gap = 1s;
+  const auto deadline = clock::now() + linger_total;
+  std::array<char, 4096> sink;
+  while (clock::now() < deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+    stream_.tcp().expires_after(std::min<std::chrono::milliseconds>(linger_gap, left));
+    auto [rec, n] = co_await stream_.tcp().async_read_some(asio::buffer(sink), nothrow);
+    if (rec) break;
+  }
 }
 
 void downstream_session::watch_for_client_close() {

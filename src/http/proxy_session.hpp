@@ -54,6 +54,7 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   boost::asio::awaitable<void> local_reply(unsigned status, std::string_view reason, std::string_view body,
                                            observability::access_record& log, bool keep_alive);
 
+  boost::asio::awaitable<void> lingering_close();
   void watch_for_client_close();
   void stop_watching();
 
@@ -65,6 +66,7 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   phase phase_ = phase::idle;
   bool close_requested_ = false;
   bool client_gone_ = false;
+  bool linger_ = false;  // the last reply closes the connection: drain before closing
   unsigned watch_generation_ = 0;
   bool watching_ = false;
   upstream_connection* current_upstream_ = nullptr;  // while an exchange uses one

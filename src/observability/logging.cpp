@@ -26,7 +26,10 @@ std::shared_ptr<spdlog::logger> access_logger() {
     auto l = std::make_shared<spdlog::logger>("access", std::make_shared<spdlog::sinks::stdout_sink_mt>());
     l->set_pattern("%v");
     l->set_level(spdlog::level::info);
-    l->flush_on(spdlog::level::info);
+    // Buffered: one write(2) per line would cost more than proxying a small request.
+    // The periodic flush (init_logging) bounds how late a line can appear.
+    l->flush_on(spdlog::level::err);
+    spdlog::register_logger(l);  // so that flush_every() reaches it
     return l;
   }();
   return logger;
@@ -38,8 +41,9 @@ void init_logging(config::log_level level) {
   static const bool once = [] {
     auto logger = std::make_shared<spdlog::logger>("mcpgate", std::make_shared<spdlog::sinks::stderr_sink_mt>());
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l %v", spdlog::pattern_time_type::utc);
-    logger->flush_on(spdlog::level::info);
+    logger->flush_on(spdlog::level::warn);
     spdlog::set_default_logger(logger);
+    spdlog::flush_every(std::chrono::seconds(1));
     return true;
   }();
   (void)once;

@@ -332,3 +332,70 @@ TEST(Proxy, LargeBodiesBothWays) {
 
 }  // namespace
 }  // namespace mcpgate::test
+
+namespace mcpgate::test {
+namespace {
+
+// Exact framing on reused connections: a stray byte after a message would be read as the
+// start of the next one (by the upstream, or by the client).
+TEST(Framing, ChunkedUploadEndsExactlyOnceOnAReusedUpstreamConnection) {
+  auto seen = std::make_shared<recorded_requests>();
+  fake_upstream upstream(echo_handler(seen));
+  gateway_harness gw(plain_config(upstream.port()));
+  http_test_client client;
+  client.connect("127.0.0.1", gw.port());
+  // Whole body and terminator in one write, then the same in pieces.
+  client.send_raw("POST /mcp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n13\r\n{\"hello\":\"chunked\"}\r\n0\r\n\r\n");
+  auto first = client.read_response();
+  EXPECT_EQ(first.result_int(), 200);
+  EXPECT_EQ(first.body(), "echo:{\"hello\":\"chunked\"}");
+  client.send_raw("POST /mcp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+  client.send_raw(chunk("{\"n\":2}"));
+  client.send_raw(chunk(""));
+  auto second = client.read_response();
+  EXPECT_EQ(second.result_int(), 200);
+  EXPECT_EQ(second.body(), "echo:{\"n\":2}");
+  auto third = client.request(mcp_post("{\"n\":3}"));
+  EXPECT_EQ(third.body(), "echo:{\"n\":3}");
+  EXPECT_EQ(upstream.connections_accepted(), 1);  // the upstream parsed every message cleanly
+  EXPECT_EQ(seen->size(), 3u);
+}
+
+TEST(Framing, ChunkedResponseEndsExactlyOnceOnAReusedClientConnection) {
+  fake_upstream upstream([](tcp::socket& s) {
+    boost::beast::flat_buffer buf;
+    bhttp::request<bhttp::string_body> req;
+    while (read_request(s, buf, req)) {
+      write_raw(s, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+      write_raw(s, chunk("data: a\n\n"));
+      write_raw(s, chunk(""));  // the terminator in a separate write
+    }
+  });
+  gateway_harness gw(plain_config(upstream.port()));
+  http_test_client client;
+  client.connect("127.0.0.1", gw.port());
+  for (int i = 0; i < 3; ++i) {
+    auto res = client.request(mcp_post("{}"));
+    ASSERT_EQ(res.result_int(), 200);
+    EXPECT_EQ(res.body(), "data: a\n\n");
+  }
+}
+
+TEST(Framing, EarlyRejectionOfALargeUploadIsReadableByTheClient) {
+  auto seen = std::make_shared<recorded_requests>();
+  fake_upstream upstream(echo_handler(seen));
+  gateway_harness gw(plain_config(upstream.port(), {}, "limits: { max_request_body_bytes: 64KiB }"));
+  http_test_client client;
+  client.connect("127.0.0.1", gw.port());
+  // Content-Length declared too large, no Expect: the client sends the whole body before
+  // it reads; the 413 must survive that (no reset from an early close).
+  std::string body(4 * 1024 * 1024, 'z');
+  client.send_raw(fmt::format("POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.size()));
+  client.send_raw(body);
+  auto res = client.read_response();
+  EXPECT_EQ(res.result_int(), 413);
+  EXPECT_EQ(seen->size(), 0u);
+}
+
+}  // namespace
+}  // namespace mcpgate::test
