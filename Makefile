@@ -6,6 +6,9 @@ ASAN_BUILD ?= build-asan
 CMAKE_GEN  := -G Ninja
 # ccache and precompiled headers work together only with these sloppiness settings.
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
+# Cache hits across checkouts in different directories (CI clones afresh every run).
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: all deps test-deps build build-asan run test unit fuzz bench clean
 

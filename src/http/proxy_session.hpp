@@ -11,6 +11,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -55,10 +56,16 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
                                            observability::access_record& log, bool keep_alive);
 
   boost::asio::awaitable<void> lingering_close();
+  // Waits until `socket` is readable, at most `limit` (0: no limit); beast timeout on expiry.
+  boost::asio::awaitable<boost::system::error_code> wait_readable(boost::asio::ip::tcp::socket& socket,
+                                                                  std::chrono::milliseconds limit);
   void watch_for_client_close();
   void stop_watching();
 
   worker& worker_;
+  boost::asio::steady_timer wait_deadline_;
+  unsigned wait_generation_ = 0;
+  bool wait_timed_out_ = false;
   net::maybe_tls_stream stream_;
   boost::asio::ip::tcp::endpoint peer_;
   std::string peer_ip_;
