@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <span>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -20,6 +21,7 @@
 
 #include "http/forwarding.hpp"
 #include "http/snapshot.hpp"
+#include "http/wire.hpp"
 #include "http/worker.hpp"
 
 namespace mcpgate::http {
@@ -71,6 +73,44 @@ class relay_buffer {
  private:
   std::unique_ptr<char[]> data_;
   std::size_t size_ = 0;
+};
+
+// Writes one message: its head once, then body pieces with chunk framing when chunked,
+// each call one gathered write (head + size line + data + CRLF [+ last-chunk]).
+class message_writer {
+ public:
+  message_writer(std::string head, bool chunked) : head_(std::move(head)), chunked_(chunked) {}
+  bool done() const { return done_; }
+
+  template <class Stream>
+  asio::awaitable<error_code> write(Stream& stream, const char* data, std::size_t size, bool last) {
+    static constexpr std::string_view crlf = "\r\n";
+    static constexpr std::string_view last_chunk = "0\r\n\r\n";
+    std::array<asio::const_buffer, 5> parts;
+    std::size_t count = 0;
+    if (!head_sent_) parts[count++] = asio::buffer(head_);
+    if (size > 0) {
+      if (chunked_) parts[count++] = asio::buffer(chunk_size_line(size, size_line_));
+      parts[count++] = asio::buffer(data, size);
+      if (chunked_) parts[count++] = asio::buffer(crlf);
+    }
+    if (last && chunked_) parts[count++] = asio::buffer(last_chunk);
+    done_ = last;
+    if (count == 0) co_return error_code{};
+    auto [ec, n] = co_await asio::async_write(stream, std::span<const asio::const_buffer>(parts.data(), count), nothrow);
+    if (!head_sent_) {
+      head_sent_ = true;
+      std::string().swap(head_);  // a long-lived stream keeps no copy of its head
+    }
+    co_return ec;
+  }
+
+ private:
+  std::string head_;
+  bool chunked_;
+  bool head_sent_ = false;
+  bool done_ = false;
+  std::array<char, 20> size_line_{};
 };
 
 // Relay buffer size for `pending` bytes waiting in the kernel.
@@ -249,6 +289,8 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   auto& req = parser.get();
   const bool has_body = !parser.is_done();
   const bool client_keep_alive = req.keep_alive();
+  const unsigned client_version = req.version();
+  const bool head_request = req.method() == bhttp::verb::head;
 
   // --- upstream connection: pooled, else dialed with address validation -------------
   upstream_connection_ptr upstream = worker_.pool().take(route.upstream.to_string());
@@ -270,18 +312,16 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   } clear_on_exit{current_upstream_};
 
   // --- request header + body, streamed -----------------------------------------------
-  bhttp::request<bhttp::buffer_body> up_req;
-  up_req.base() = req.base();
   forward_context fwd{peer_ip_, stream_.is_tls(), std::string(req[bhttp::field::host])};
   const bool expects_continue = beast::iequals(req[bhttp::field::expect], "100-continue");
-  prepare_upstream_request(up_req.base(), route, fwd);
-  up_req.version(11);  // pooled keep-alive towards upstreams, whatever the client spoke
-  up_req.keep_alive(true);
-  if (req.chunked()) up_req.chunked(true);  // re-chunked towards the upstream
-  up_req.body().data = nullptr;
-  up_req.body().size = 0;
-  up_req.body().more = has_body;
-  bhttp::request_serializer<bhttp::buffer_body> up_sr(up_req);
+  const bool chunked_upload = req.chunked();
+  // Rewritten in place (no copy of every field): from here on the parser needs only its
+  // own framing state, which it took from the header when it parsed it.
+  auto& up_head = req.base();
+  prepare_upstream_request(up_head, route, fwd);
+  up_head.version(11);  // HTTP/1.1 without "Connection: close": pooled keep-alive upstream
+  if (chunked_upload) up_head.set(bhttp::field::transfer_encoding, "chunked");  // re-chunked
+  message_writer up_writer(request_head(up_head), chunked_upload);
 
   relay_buffer chunk;
   if (has_body && expects_continue) {
@@ -294,7 +334,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   // body piece (one write instead of two: a small MCP POST costs one syscall upstream).
   if (!has_body) {
     upstream->stream.tcp().expires_after(upstream_write_timeout);
-    auto [ec, n] = co_await bhttp::async_write(upstream->stream, up_sr, nothrow);
+    const auto ec = co_await up_writer.write(upstream->stream, nullptr, 0, true);
     if (ec) {
       co_await local_reply(502, "upstream_reset", "Bad gateway\n", log, false);
       co_return false;
@@ -318,16 +358,11 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
       co_return false;
     }
     const auto got = chunk.size() - req.body().size;
-    // An empty piece must reach the serializer as "no data" (nullptr), never as a
-    // zero-length buffer: Beast writes that as a zero-size chunk, which ends a chunked body.
-    up_req.body().data = got ? chunk.get(got) : nullptr;
-    up_req.body().size = got;
-    up_req.body().more = !parser.is_done();
-    if (got == 0 && up_req.body().more) continue;
-    log.bytes_in += up_req.body().size;
+    const bool last = parser.is_done();
+    if (got == 0 && !last) continue;  // only framing arrived
+    log.bytes_in += got;
     upstream->stream.tcp().expires_after(upstream_write_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(upstream->stream, up_sr, nothrow);
-    if (wec == bhttp::error::need_buffer) wec = {};
+    const auto wec = co_await up_writer.write(upstream->stream, got ? chunk.get(got) : nullptr, got, last);
     if (wec) {
       co_await local_reply(502, "upstream_reset", "Bad gateway\n", log, false);
       co_return false;
@@ -350,7 +385,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     res_parser.emplace();
     res_parser->header_limit(limits.max_response_header_bytes);
     res_parser->body_limit(boost::none);
-    if (req.method() == bhttp::verb::head) res_parser->skip(true);
+    if (head_request) res_parser->skip(true);
     upstream->stream.tcp().expires_after(route.timeouts.response_header);
     auto [hec, hn] = co_await bhttp::async_read_header(upstream->stream, upstream->buffer, *res_parser, nothrow);
     ec = hec;
@@ -371,26 +406,24 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   }
 
   auto& up_res = res_parser->get();
-  bhttp::response<bhttp::buffer_body> res;
-  res.base() = up_res.base();
-  res.version(11);
-  prepare_downstream_response(res.base());
-  const bool length_known = up_res.has_content_length() || res_parser->is_done() ||
-                            req.method() == bhttp::verb::head || up_res.result_int() == 204 || up_res.result_int() == 304;
+  const bool length_known = up_res.has_content_length() || res_parser->is_done() || head_request ||
+                            up_res.result_int() == 204 || up_res.result_int() == 304;
+  auto& head = up_res.base();  // in place, as the request: the parser keeps its framing state
+  head.version(11);
+  prepare_downstream_response(head);
   bool downstream_keep_alive = client_keep_alive && !close_requested_ && !worker_.draining();
-  if (!length_known) {
-    if (req.version() >= 11) {
-      res.chunked(true);  // unknown length (chunked or close-delimited upstream): chunk it onward
-    } else {
-      downstream_keep_alive = false;  // HTTP/1.0 client: delimit by closing
-    }
+  // Unknown length (chunked or close-delimited upstream): chunked to HTTP/1.1 clients,
+  // delimited by closing for HTTP/1.0 ones.
+  const bool chunked_reply = !length_known && client_version >= 11;
+  if (!length_known && !chunked_reply) downstream_keep_alive = false;
+  if (chunked_reply) head.set(bhttp::field::transfer_encoding, "chunked");
+  if (!downstream_keep_alive) {
+    head.set(bhttp::field::connection, "close");
+  } else if (client_version == 10) {
+    head.set(bhttp::field::connection, "keep-alive");
   }
-  res.keep_alive(downstream_keep_alive);
   log.status = up_res.result_int();
-  res.body().data = nullptr;
-  res.body().size = 0;
-  res.body().more = !res_parser->is_done();
-  bhttp::response_serializer<bhttp::buffer_body> sr(res);
+  message_writer writer(response_head(head), chunked_reply);
 
   // The header is written on its own only when the body is not here yet (an SSE stream
   // whose first event comes later must not hold back the header). A body that arrived
@@ -398,7 +431,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   const bool body_already_here = up_res.has_content_length() && upstream->buffer.size() > 0;
   if (!res_parser->is_done() && !body_already_here) {
     stream_.tcp().expires_after(downstream_write_timeout);
-    auto [wec, wn] = co_await bhttp::async_write_header(stream_, sr, nothrow);
+    const auto wec = co_await writer.write(stream_, nullptr, 0, false);
     if (wec) {
       log.reason = "client_disconnected";
       co_return false;
@@ -438,14 +471,11 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
       break;
     }
     const auto got = chunk.size() - res_parser->get().body().size;
-    res.body().data = got ? chunk.get(got) : nullptr;  // see the request loop: never an empty buffer
-    res.body().size = got;
-    res.body().more = !res_parser->is_done();
-    if (got == 0 && res.body().more) continue;  // only framing arrived
-    log.bytes_out += res.body().size;
+    const bool last = res_parser->is_done();
+    if (got == 0 && !last) continue;  // only framing arrived
+    log.bytes_out += got;
     stream_.tcp().expires_after(downstream_write_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(stream_, sr, nothrow);
-    if (wec == bhttp::error::need_buffer) wec = {};
+    const auto wec = co_await writer.write(stream_, got ? chunk.get(got) : nullptr, got, last);
     if (wec || client_gone_) {
       log.reason = "client_disconnected";
       co_return false;
@@ -458,13 +488,9 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
                  : ec == beast::error::timeout ? "stream_idle_timeout" : "upstream_reset";
     co_return false;
   }
-  if (!sr.is_done()) {
-    res.body().data = nullptr;
-    res.body().size = 0;
-    res.body().more = false;
+  if (!writer.done()) {
     stream_.tcp().expires_after(downstream_write_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(stream_, sr, nothrow);
-    if (wec == bhttp::error::need_buffer) wec = {};
+    const auto wec = co_await writer.write(stream_, nullptr, 0, true);
     if (wec) {
       log.reason = "client_disconnected";
       co_return false;
