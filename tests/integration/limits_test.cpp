@@ -152,10 +152,7 @@ TEST(UpstreamFailures, SlowResponseHeaderIs504) {
 
 TEST(UpstreamFailures, StreamIdleTimeoutIsOffForSseByDefaultAndConfigurable) {
   fake_upstream quiet([](tcp::socket& s) {
-    boost::beast::flat_buffer buf;
-    bhttp::request<bhttp::string_body> req;
-    if (!read_request(s, buf, req)) return;
-    write_raw(s, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+    if (!answer_with_event_stream(s)) return;
     write_raw(s, chunk("data: hello\n\n"));
     char byte;
     boost::system::error_code ec;
@@ -184,10 +181,7 @@ TEST(UpstreamFailures, StreamIdleTimeoutIsOffForSseByDefaultAndConfigurable) {
 
 TEST(UpstreamFailures, UpstreamDyingMidBodyCutsTheClientConnection) {
   fake_upstream dying([](tcp::socket& s) {
-    boost::beast::flat_buffer buf;
-    bhttp::request<bhttp::string_body> req;
-    if (!read_request(s, buf, req)) return;
-    write_raw(s, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+    if (!answer_with_event_stream(s)) return;
     write_raw(s, chunk("data: partial\n\n"));
     s.shutdown(tcp::socket::shutdown_both);
   });

@@ -124,10 +124,7 @@ TEST(Proxy, SseEventsAreRelayedOneByOneWithoutBuffering) {
   std::promise<void> first_event_seen_by_client;
   auto first_seen = first_event_seen_by_client.get_future().share();
   fake_upstream upstream([first_seen](tcp::socket& s) {
-    boost::beast::flat_buffer buf;
-    bhttp::request<bhttp::string_body> req;
-    if (!read_request(s, buf, req)) return;
-    write_raw(s, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+    if (!answer_with_event_stream(s)) return;
     write_raw(s, chunk("id: 1\nevent: message\ndata: {\"progress\":1}\n\n"));
     // The second event is only sent once the client has the first: a buffering proxy
     // would leave the client waiting here until the deadline fails the test.
@@ -210,10 +207,7 @@ TEST(Proxy, ClientDisconnectClosesTheUpstreamPromptly) {
   std::promise<void> upstream_saw_close;
   auto closed = upstream_saw_close.get_future();
   fake_upstream upstream([&upstream_saw_close](tcp::socket& s) {
-    boost::beast::flat_buffer buf;
-    bhttp::request<bhttp::string_body> req;
-    if (!read_request(s, buf, req)) return;
-    write_raw(s, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+    if (!answer_with_event_stream(s)) return;
     write_raw(s, chunk("data: started\n\n"));
     // A quiet SSE stream: the upstream only learns of the client leaving if the gateway
     // closes this connection.

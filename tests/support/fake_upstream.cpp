@@ -57,6 +57,13 @@ bool write_raw(tcp::socket& socket, std::string_view bytes) {
   return !ec;
 }
 
+bool answer_with_event_stream(tcp::socket& socket) {
+  boost::beast::flat_buffer buffer;
+  bhttp::request<bhttp::string_body> req;
+  if (!read_request(socket, buffer, req)) return false;
+  return write_raw(socket, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+}
+
 std::string simple_response(unsigned status, std::string_view body, std::string_view extra_headers) {
   return fmt::format("HTTP/1.1 {} X\r\nContent-Length: {}\r\n{}\r\n{}", status, body.size(), extra_headers, body);
 }

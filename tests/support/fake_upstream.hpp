@@ -53,6 +53,9 @@ class fake_upstream {
 bool read_request(tcp::socket& socket, boost::beast::flat_buffer& buffer, bhttp::request<bhttp::string_body>& req);
 // Writes bytes; returns false when the peer is gone.
 bool write_raw(tcp::socket& socket, std::string_view bytes);
+// Reads one request and starts a chunked text/event-stream response to it; false when
+// no request arrived.
+bool answer_with_event_stream(tcp::socket& socket);
 // A complete response with Content-Length.
 std::string simple_response(unsigned status, std::string_view body, std::string_view extra_headers = {});
 // One chunk of a chunked body ("" gives the terminating chunk).
