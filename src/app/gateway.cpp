@@ -141,6 +141,7 @@ void gateway::start() {
     for (auto& slot : slots_) {
       asio::co_spawn(w.io(), accept_loop(w, *slot->acceptors[i], slot->tls), asio::detached);
     }
+    w.start_tick();
     threads_.emplace_back([&w] {
       for (;;) {
         try {

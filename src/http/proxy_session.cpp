@@ -44,6 +44,8 @@ constexpr std::size_t idle_read_size = 1024;
 // How long a client may take to accept bytes we write before it is considered gone.
 constexpr auto downstream_write_timeout = 60s;
 constexpr auto upstream_write_timeout = 60s;
+// An exchange still waiting after this long gets a client-disconnect watcher (worker tick).
+constexpr auto client_watch_delay = 50ms;
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
@@ -372,8 +374,10 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
 
   // --- response header ----------------------------------------------------------------
   // A client that disconnects while its tool call runs must not leave the upstream
-  // working for nobody: the watcher closes the upstream connection.
-  watch_for_client_close();
+  // working for nobody: the watcher closes the upstream connection. Most exchanges end
+  // within milliseconds, so the watcher is armed by the worker's tick only for those
+  // still running after client_watch_delay (arming costs a readiness registration).
+  watch_due_ = clock::now() + client_watch_delay;
   struct stop_watch {
     downstream_session* s;
     ~stop_watch() { s->stop_watching(); }
@@ -586,7 +590,14 @@ void downstream_session::watch_for_client_close() {
       });
 }
 
+void downstream_session::on_tick(std::chrono::steady_clock::time_point now) {
+  if (watch_due_ == clock::time_point{} || now < watch_due_) return;
+  watch_due_ = {};
+  watch_for_client_close();
+}
+
 void downstream_session::stop_watching() {
+  watch_due_ = {};
   if (!watching_) return;
   watching_ = false;
   ++watch_generation_;

@@ -40,6 +40,9 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   void request_close();
   // Shutdown deadline: close the sockets under whatever is running.
   void force_close();
+  // Called by the worker's periodic tick: arms the client-disconnect watcher of an
+  // exchange that has been waiting long enough to be worth watching.
+  void on_tick(std::chrono::steady_clock::time_point now);
 
  private:
   enum class phase { handshake, idle, busy };
@@ -76,6 +79,7 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   bool linger_ = false;  // the last reply closes the connection: drain before closing
   unsigned watch_generation_ = 0;
   bool watching_ = false;
+  std::chrono::steady_clock::time_point watch_due_{};  // zero: nothing to arm
   upstream_connection* current_upstream_ = nullptr;  // while an exchange uses one
 };
 

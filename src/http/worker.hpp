@@ -42,6 +42,8 @@ class worker {
   // Both run on this worker's thread (post them). When the last session ends the
   // deadline timer is cancelled, so io.run() returns as soon as the work is done.
   bool draining() const { return draining_; }
+  // Starts the periodic tick that arms client-disconnect watchers (see downstream_session).
+  void start_tick();
   void start_draining(std::chrono::milliseconds deadline);
   void force_close_all();
   std::size_t session_count() const { return sessions_.size(); }
@@ -57,6 +59,8 @@ class worker {
   worker_stats stats_;
   bool draining_ = false;
   std::optional<boost::asio::steady_timer> drain_deadline_;
+  boost::asio::steady_timer tick_{io_};
+  void schedule_tick();
   std::unordered_set<downstream_session*> sessions_;
 };
 
