@@ -70,6 +70,24 @@ std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& io, const tcp::en
   return acceptor;
 }
 
+// SO_REUSEPORT would let a second gateway (or anything else of the same user) bind the
+// same port and silently take a share of the connections. A probe bind without it fails
+// with "address in use" if anyone holds the port, so that case is an error, not a split.
+void ensure_port_free(const tcp::endpoint& ep, const std::string& name) {
+  if (ep.port() == 0) return;
+  asio::io_context io;
+  tcp::acceptor probe(io);
+  error_code ec;
+  probe.open(ep.protocol(), ec);
+  if (!ec && ep.address().is_v6()) probe.set_option(asio::ip::v6_only(false), ec);
+  if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) probe.bind(ep, ec);
+  if (ec == asio::error::address_in_use) {
+    throw std::runtime_error("listener " + name + ": port " + std::to_string(ep.port()) +
+                             " is already in use (is another mcpgate running?)");
+  }
+}
+
 std::shared_ptr<asio::ssl::context> listener_tls(const config::listener& l) {
   if (l.mode == config::listener_mode::plain) return nullptr;
   return net::make_server_tls_context(l.tls);
@@ -129,6 +147,7 @@ void gateway::start() {
   log_routes(*snap->cfg);
   for (auto& slot : slots_) {
     auto ep = bind_endpoint(slot->cfg, slot->cfg.port);
+    ensure_port_free(ep, slot->cfg.address);
     for (auto& w : workers_) {
       slot->acceptors.push_back(open_acceptor(w->io(), ep, slot->cfg.address));
       // Port 0: the first bind picks the port, the other workers join it.

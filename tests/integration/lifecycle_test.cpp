@@ -166,3 +166,31 @@ TEST(Shutdown, IdleKeepAliveConnectionsCloseAtOnce) {
 
 }  // namespace
 }  // namespace mcpgate::test
+
+namespace mcpgate::test {
+namespace {
+
+TEST(Startup, APortAlreadyServedIsAnErrorNotASilentSplit) {
+  auto seen = std::make_shared<recorded_requests>();
+  fake_upstream upstream(echo_handler(seen));
+  gateway_harness first(plain_config(upstream.port()));
+  const auto taken = first.port();
+  const auto second_config = fmt::format(R"(
+listeners: [ {{ address: "127.0.0.1:{}", mode: plain }} ]
+routes: {{ "*": "http://127.0.0.1:{}" }}
+upstream: {{ allowed_ips: [127.0.0.0/8] }}
+)",
+                                         taken, upstream.port());
+  try {
+    gateway_harness second(second_config);
+    FAIL() << "a second gateway bound port " << taken << " next to the first (SO_REUSEPORT)";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("already in use"), std::string::npos) << e.what();
+  }
+  http_test_client client;
+  client.connect("127.0.0.1", taken);
+  EXPECT_EQ(client.request(mcp_post("still-first")).body(), "echo:still-first");
+}
+
+}  // namespace
+}  // namespace mcpgate::test
