@@ -443,6 +443,10 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   // --- response body, relayed read by read (each SSE event is written when it arrives) ---
   const bool sse = is_event_stream(up_res);
   const auto body_idle = sse ? route.timeouts.stream_idle : route.timeouts.response_header;
+  // Everything below needs only the parsers' framing state: drop what a long stream would
+  // otherwise keep for hours (the response's header fields, an empty read buffer).
+  head.clear();
+  if (buffer_.size() == 0) buffer_.shrink_to_fit();
   while (!res_parser->is_done()) {
     std::size_t want = upstream->buffer.size() > 0 ? chunk_size_for(upstream->buffer.size()) : relay_chunk;
     if (upstream->buffer.size() == 0 && !upstream->stream.is_tls()) {
@@ -450,6 +454,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
       // stay cheap. (TLS may hold a decrypted record inside OpenSSL, so over TLS we go
       // straight to the read.)
       chunk.release();
+      upstream->buffer.shrink_to_fit();  // empty here: Beast allocates again on the next read
       auto& socket = upstream->stream.tcp().socket();
       const auto wec = co_await wait_readable(socket, body_idle);
       if (wec) {
