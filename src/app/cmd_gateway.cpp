@@ -11,6 +11,7 @@
 #include "app/commands.hpp"
 #include "app/gateway.hpp"
 #include "config/loader.hpp"
+#include "net/ip_prefix.hpp"
 #include "observability/logging.hpp"
 
 namespace mcpgate::app {
@@ -18,10 +19,7 @@ namespace mcpgate::app {
 namespace {
 
 std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep) {
-  auto address = ep.address();
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    address = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6());
-  }
+  const auto address = net::unmapped(ep.address());
   return address.is_v6() ? fmt::format("[{}]:{}", address.to_string(), ep.port())
                          : fmt::format("{}:{}", address.to_string(), ep.port());
 }

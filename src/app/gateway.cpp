@@ -52,18 +52,23 @@ tcp::endpoint bind_endpoint(const config::listener& l, std::uint16_t port) {
   return results.begin()->endpoint();
 }
 
-std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& io, const tcp::endpoint& ep, const std::string& name) {
-  auto acceptor = std::make_unique<tcp::acceptor>(io);
+// Opens and binds `acceptor` to `ep` (dual-stack for "::"), with SO_REUSEPORT when asked.
+error_code bind_acceptor(tcp::acceptor& acceptor, const tcp::endpoint& ep, bool reuse_port) {
   error_code ec;
-  acceptor->open(ep.protocol(), ec);
-  if (!ec && ep.address().is_v6()) acceptor->set_option(asio::ip::v6_only(false), ec);
-  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) {
-    // Every worker has its own acceptor on the same port; the kernel spreads connections.
-    using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-    acceptor->set_option(reuse_port(true), ec);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec && ep.address().is_v6()) acceptor.set_option(asio::ip::v6_only(false), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && reuse_port) {
+    acceptor.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
   }
-  if (!ec) acceptor->bind(ep, ec);
+  if (!ec) acceptor.bind(ep, ec);
+  return ec;
+}
+
+std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& io, const tcp::endpoint& ep, const std::string& name) {
+  // Every worker has its own acceptor on the same port; the kernel spreads connections.
+  auto acceptor = std::make_unique<tcp::acceptor>(io);
+  auto ec = bind_acceptor(*acceptor, ep, true);
   if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw std::runtime_error("listener " + name + ": cannot listen on " + ep.address().to_string() + ":" +
                                    std::to_string(ep.port()) + ": " + ec.message());
@@ -77,12 +82,7 @@ void ensure_port_free(const tcp::endpoint& ep, const std::string& name) {
   if (ep.port() == 0) return;
   asio::io_context io;
   tcp::acceptor probe(io);
-  error_code ec;
-  probe.open(ep.protocol(), ec);
-  if (!ec && ep.address().is_v6()) probe.set_option(asio::ip::v6_only(false), ec);
-  if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) probe.bind(ep, ec);
-  if (ec == asio::error::address_in_use) {
+  if (bind_acceptor(probe, ep, false) == asio::error::address_in_use) {
     throw std::runtime_error("listener " + name + ": port " + std::to_string(ep.port()) +
                              " is already in use (is another mcpgate running?)");
   }

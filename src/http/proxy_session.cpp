@@ -21,6 +21,7 @@
 #include "http/snapshot.hpp"
 #include "http/wire.hpp"
 #include "http/worker.hpp"
+#include "net/ip_prefix.hpp"
 
 namespace mcpgate::http {
 
@@ -126,11 +127,7 @@ downstream_session::downstream_session(worker& owner, asio::ip::tcp::socket sock
                           : net::maybe_tls_stream(beast::tcp_stream(std::move(socket)))) {
   error_code ec;
   peer_ = stream_.tcp().socket().remote_endpoint(ec);
-  auto address = peer_.address();
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-  }
-  peer_ip_ = ec ? std::string("unknown") : address.to_string();
+  peer_ip_ = ec ? std::string("unknown") : net::unmapped(peer_.address()).to_string();
   stream_.tcp().socket().set_option(asio::ip::tcp::no_delay(true), ec);
   worker_.add_session(this);
 }

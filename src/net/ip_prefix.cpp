@@ -50,6 +50,13 @@ ip_bytes to_bytes(const ip::address& address) {
   return address.to_v6().to_bytes();
 }
 
+ip::address unmapped(const ip::address& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return ip::make_address_v4(ip::v4_mapped, address.to_v6());
+  }
+  return address;
+}
+
 std::optional<ip_prefix> ip_prefix::parse(std::string_view text, std::string* error) {
   auto fail = [&](std::string why) -> std::optional<ip_prefix> {
     if (error) *error = std::move(why);

@@ -23,6 +23,10 @@ using ip_bytes = std::array<std::uint8_t, 16>;
 // Canonical 16-byte form of an address (IPv4 -> IPv4-mapped IPv6).
 ip_bytes to_bytes(const boost::asio::ip::address& address);
 
+// An IPv4-mapped IPv6 address (what a dual-stack socket reports for IPv4 peers) as the
+// plain IPv4 address people read in logs; any other address unchanged.
+boost::asio::ip::address unmapped(const boost::asio::ip::address& address);
+
 class ip_prefix {
  public:
   // Parses "10.0.0.0/8", "2001:db8::/32", or a single address ("192.168.1.7", "::1"),

@@ -140,9 +140,7 @@ TEST(UpstreamFailures, SlowResponseHeaderIs504) {
     boost::beast::flat_buffer buf;
     bhttp::request<bhttp::string_body> req;
     if (!read_request(s, buf, req)) return;
-    char byte;
-    boost::system::error_code ec;
-    s.read_some(boost::asio::buffer(&byte, 1), ec);  // never answers
+    wait_for_close(s);  // never answers
   });
   gateway_harness gw(plain_config(silent.port(), ", response_header_timeout: 300ms"));
   http_test_client client(5s);
@@ -154,9 +152,7 @@ TEST(UpstreamFailures, StreamIdleTimeoutIsOffForSseByDefaultAndConfigurable) {
   fake_upstream quiet([](tcp::socket& s) {
     if (!answer_with_event_stream(s)) return;
     write_raw(s, chunk("data: hello\n\n"));
-    char byte;
-    boost::system::error_code ec;
-    s.read_some(boost::asio::buffer(&byte, 1), ec);  // quiet until the gateway closes
+    wait_for_close(s);  // quiet until the gateway closes
   });
   {
     // response_header_timeout is short, but it does not apply inside an SSE body.

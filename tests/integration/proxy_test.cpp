@@ -211,10 +211,7 @@ TEST(Proxy, ClientDisconnectClosesTheUpstreamPromptly) {
     write_raw(s, chunk("data: started\n\n"));
     // A quiet SSE stream: the upstream only learns of the client leaving if the gateway
     // closes this connection.
-    char byte;
-    boost::system::error_code ec;
-    s.read_some(boost::asio::buffer(&byte, 1), ec);
-    if (ec) upstream_saw_close.set_value();
+    if (wait_for_close(s)) upstream_saw_close.set_value();
   });
   gateway_harness gw(plain_config(upstream.port()));
   {
@@ -238,10 +235,7 @@ TEST(Proxy, ClientDisconnectWhileWaitingForResponseHeaderClosesTheUpstream) {
     bhttp::request<bhttp::string_body> req;
     if (!read_request(s, buf, req)) return;
     request_arrived.set_value();
-    char byte;  // a long tool call: no answer yet
-    boost::system::error_code ec;
-    s.read_some(boost::asio::buffer(&byte, 1), ec);
-    if (ec) upstream_saw_close.set_value();
+    if (wait_for_close(s)) upstream_saw_close.set_value();  // a long tool call: no answer yet
   });
   gateway_harness gw(plain_config(upstream.port()));
   http_test_client client;

@@ -64,6 +64,13 @@ bool answer_with_event_stream(tcp::socket& socket) {
   return write_raw(socket, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
 }
 
+bool wait_for_close(tcp::socket& socket) {
+  char byte;
+  boost::system::error_code ec;
+  socket.read_some(boost::asio::buffer(&byte, 1), ec);
+  return static_cast<bool>(ec);
+}
+
 std::string simple_response(unsigned status, std::string_view body, std::string_view extra_headers) {
   return fmt::format("HTTP/1.1 {} X\r\nContent-Length: {}\r\n{}\r\n{}", status, body.size(), extra_headers, body);
 }

@@ -56,6 +56,9 @@ bool write_raw(tcp::socket& socket, std::string_view bytes);
 // Reads one request and starts a chunked text/event-stream response to it; false when
 // no request arrived.
 bool answer_with_event_stream(tcp::socket& socket);
+// Blocks until the peer (the gateway) closes the connection or sends a byte; true when
+// it closed. How a scripted upstream stays quiet and learns that the gateway let go.
+bool wait_for_close(tcp::socket& socket);
 // A complete response with Content-Length.
 std::string simple_response(unsigned status, std::string_view body, std::string_view extra_headers = {});
 // One chunk of a chunked body ("" gives the terminating chunk).

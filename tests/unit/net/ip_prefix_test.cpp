@@ -90,3 +90,15 @@ TEST(IpPrefixSet, DefaultAllowedIpsAreRfc1918) {
 
 }  // namespace
 }  // namespace mcpgate::net
+
+namespace mcpgate::net {
+namespace {
+
+TEST(Unmapped, Ipv4MappedBecomesIpv4OthersUnchanged) {
+  EXPECT_EQ(unmapped(boost::asio::ip::make_address("::ffff:203.0.113.9")).to_string(), "203.0.113.9");
+  EXPECT_EQ(unmapped(boost::asio::ip::make_address("2001:db8::1")).to_string(), "2001:db8::1");
+  EXPECT_EQ(unmapped(boost::asio::ip::make_address("10.0.0.1")).to_string(), "10.0.0.1");
+}
+
+}  // namespace
+}  // namespace mcpgate::net
