@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "http/proxy_session.hpp"
@@ -28,6 +29,9 @@ struct gateway::listener_slot {
   config::listener cfg;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::atomic<std::shared_ptr<asio::ssl::context>> tls;
+  // Certificate files as last loaded (or last tried); guarded by certificates_mutex_.
+  net::file_stamp cert_stamp, key_stamp;
+  std::string load_error;  // why the last changed files could not be used, "" if they could
 };
 
 namespace {
@@ -93,7 +97,16 @@ std::shared_ptr<asio::ssl::context> listener_tls(const config::listener& l) {
   return net::make_server_tls_context(l.tls);
 }
 
-asio::awaitable<void> accept_loop(http::worker& w, tcp::acceptor& acceptor,
+net::stream_kind stream_kind_of(config::listener_mode mode) {
+  switch (mode) {
+    case config::listener_mode::tls: return net::stream_kind::tls;
+    case config::listener_mode::ws: return net::stream_kind::websocket_tls;
+    case config::listener_mode::plain: break;
+  }
+  return net::stream_kind::plain;
+}
+
+asio::awaitable<void> accept_loop(http::worker& w, tcp::acceptor& acceptor, net::stream_kind kind,
                                   std::atomic<std::shared_ptr<asio::ssl::context>>& tls) {
   constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
   for (;;) {
@@ -107,7 +120,7 @@ asio::awaitable<void> accept_loop(http::worker& w, tcp::acceptor& acceptor,
       continue;
     }
     ++w.stats().connections_accepted;
-    auto session = std::make_shared<http::downstream_session>(w, std::move(socket), tls.load());
+    auto session = std::make_shared<http::downstream_session>(w, std::move(socket), kind, tls.load());
     http::downstream_session::start(std::move(session));
   }
 }
@@ -119,16 +132,17 @@ void log_routes(const config::config& cfg) {
   }
 }
 
+std::string days_left(const std::string& cert_file) {
+  try {
+    return fmt::format("{:.1f}", static_cast<double>(net::certificate_seconds_left(cert_file)) / 86400.0);
+  } catch (const std::exception&) {
+    return "unknown";
+  }
+}
+
 }  // namespace
 
 gateway::gateway(std::shared_ptr<const config::config> cfg) {
-  for (const auto& l : cfg->listeners) {
-    if (l.mode == config::listener_mode::ws) {
-      throw std::runtime_error("listener " + l.address + (l.from_listen_addr ? " (listen_addr)" : "") +
-                               ": the WebSocket + inner TLS mode is not available in this build yet; "
-                               "use `listeners:` with mode plain or tls");
-    }
-  }
   current_.store(std::make_shared<const http::runtime_snapshot>(cfg, ++generation_));
   const unsigned n = worker_count(*cfg);
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<http::worker>(i, current_));
@@ -136,6 +150,10 @@ gateway::gateway(std::shared_ptr<const config::config> cfg) {
     auto slot = std::make_shared<listener_slot>();
     slot->cfg = l;
     slot->tls.store(listener_tls(l));
+    if (l.mode != config::listener_mode::plain) {
+      slot->cert_stamp = net::stamp_of(l.tls.cert_file);
+      slot->key_stamp = net::stamp_of(l.tls.key_file);
+    }
     slots_.push_back(std::move(slot));
   }
 }
@@ -158,7 +176,8 @@ void gateway::start() {
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     auto& w = *workers_[i];
     for (auto& slot : slots_) {
-      asio::co_spawn(w.io(), accept_loop(w, *slot->acceptors[i], slot->tls), asio::detached);
+      asio::co_spawn(w.io(), accept_loop(w, *slot->acceptors[i], stream_kind_of(slot->cfg.mode), slot->tls),
+                     asio::detached);
     }
     w.start_tick();
     threads_.emplace_back([&w] {
@@ -173,6 +192,65 @@ void gateway::start() {
       }
     });
   }
+  schedule_certificate_poll();
+  control_thread_ = std::thread([this] {
+    try {
+      control_.run();
+    } catch (const std::exception& e) {
+      spdlog::error("gateway control thread: {}", e.what());
+    }
+  });
+}
+
+void gateway::schedule_certificate_poll() {
+  // One timer for every listener, at the shortest interval any of them asks for.
+  config::duration interval{0};
+  for (const auto& l : current_.load()->cfg->listeners) {
+    if (l.mode == config::listener_mode::plain || l.tls.poll_interval.count() == 0) continue;
+    if (interval.count() == 0 || l.tls.poll_interval < interval) interval = l.tls.poll_interval;
+  }
+  if (interval.count() == 0) return;
+  certificate_timer_.expires_after(interval);
+  certificate_timer_.async_wait([this](error_code ec) {
+    if (ec) return;
+    poll_certificates();
+    schedule_certificate_poll();
+  });
+}
+
+std::size_t gateway::poll_certificates() {
+  std::lock_guard lock(certificates_mutex_);
+  const auto snap = current_.load();
+  std::size_t reloaded = 0;
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    auto& slot = *slots_[i];
+    const auto& l = snap->cfg->listeners[i];
+    if (l.mode == config::listener_mode::plain) continue;
+    const auto cert = net::stamp_of(l.tls.cert_file);
+    const auto key = net::stamp_of(l.tls.key_file);
+    const bool changed = cert != slot.cert_stamp || key != slot.key_stamp;
+    if (!changed && slot.load_error.empty()) continue;
+    slot.cert_stamp = cert;
+    slot.key_stamp = key;
+    try {
+      slot.tls.store(listener_tls(l));
+    } catch (const std::exception& e) {
+      // Often a renewal caught half-way (new certificate, old key): keep serving with the
+      // certificate we have and try again on the next poll; say so once per new error.
+      if (slot.load_error != e.what()) {
+        spdlog::warn("tls certificate reload failed listener={}: {}; keeping the current certificate", l.address,
+                     e.what());
+      }
+      slot.load_error = e.what();
+      continue;
+    }
+    slot.load_error.clear();
+    ++reloaded;
+    ++certificate_reloads_;
+    spdlog::info("tls certificate reloaded listener={} cert={} days_left={}", l.address, l.tls.cert_file,
+                 days_left(l.tls.cert_file));
+  }
+  return reloaded;
 }
 
 bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& error) {
@@ -196,7 +274,18 @@ bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& err
     error = e.what();
     return false;
   }
-  for (std::size_t i = 0; i < slots_.size(); ++i) slots_[i]->tls.store(new_tls[i]);
+  {
+    std::lock_guard lock(certificates_mutex_);
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      auto& slot = *slots_[i];
+      const auto& l = cfg->listeners[i];
+      slot.tls.store(new_tls[i]);
+      if (l.mode == config::listener_mode::plain) continue;
+      slot.cert_stamp = net::stamp_of(l.tls.cert_file);
+      slot.key_stamp = net::stamp_of(l.tls.key_file);
+      slot.load_error.clear();
+    }
+  }
   observability::set_log_level(cfg->level);
   log_routes(*cfg);
   return true;
@@ -205,6 +294,8 @@ bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& err
 void gateway::shutdown(std::chrono::milliseconds timeout) {
   if (stopped_) return;
   stopped_ = true;
+  control_.stop();
+  if (control_thread_.joinable()) control_thread_.join();
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     auto& w = *workers_[i];
     std::vector<tcp::acceptor*> acceptors;

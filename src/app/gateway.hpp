@@ -5,12 +5,15 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "config/config.hpp"
 #include "http/snapshot.hpp"
@@ -46,9 +49,15 @@ class gateway {
   // what is left and joins the workers. Idempotent.
   void shutdown(std::chrono::milliseconds timeout);
 
+  // Checks every listener's certificate and key files now and loads them if they changed
+  // (what the poll timer does every tls.poll_interval). Returns how many were reloaded.
+  std::size_t poll_certificates();
+  // How many times a listener's certificate was replaced without a restart (poll or reload).
+  std::uint64_t certificate_reloads() const { return certificate_reloads_.load(); }
+
  private:
   struct listener_slot;
-  void accept_on(http::worker& w, std::shared_ptr<listener_slot> slot, std::size_t acceptor_index);
+  void schedule_certificate_poll();
 
   http::snapshot_slot current_;
   std::uint64_t generation_ = 0;
@@ -57,6 +66,12 @@ class gateway {
   std::vector<bound_listener> bound_;
   std::vector<std::thread> threads_;
   bool stopped_ = false;
+  // Housekeeping off the data path (certificate polling): its own thread and io_context.
+  boost::asio::io_context control_{1};
+  boost::asio::steady_timer certificate_timer_{control_};
+  std::thread control_thread_;
+  std::mutex certificates_mutex_;  // poll_certificates() vs reload()
+  std::atomic<std::uint64_t> certificate_reloads_{0};
 };
 
 }  // namespace mcpgate::app

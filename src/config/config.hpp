@@ -22,6 +22,9 @@ enum class log_level { debug, info, warn, error };
 struct tls_files {
   std::string cert_file;
   std::string key_file;
+  // How often the files are checked for changes (renewal without restart, as mcp-proxy
+  // does); 0 = never (SIGHUP still re-reads them).
+  duration poll_interval = 5s;
   bool empty() const { return cert_file.empty() && key_file.empty(); }
 };
 
@@ -95,6 +98,10 @@ struct config {
   std::vector<route> routes;  // every route, in file order
   upstream_settings upstream;
   struct limits limits;
+  // Peers whose forwarded client address is believed: cloudflared's Cf-Connecting-Ip /
+  // X-Forwarded-For on the WebSocket upgrade. Default loopback (cloudflared shares the
+  // gateway's network namespace in the documented deployments); setting it replaces that.
+  std::vector<net::ip_prefix> trusted_proxies = net::loopback_prefixes();
   unsigned workers = 0;       // 0 = one per core
 };
 

@@ -51,8 +51,8 @@ using key_list = std::initializer_list<std::string_view>;
 constexpr std::uintmax_t max_file_bytes = 4 * 1024 * 1024;
 
 const key_list top_keys{"listen_addr", "log_level", "shutdown_timeout", "tunnel_domain", "tls",
-                        "routes", "upstream", "listeners", "limits", "workers"};
-const key_list tls_keys{"cert_file", "key_file"};
+                        "routes", "upstream", "listeners", "limits", "workers", "trusted_proxies"};
+const key_list tls_keys{"cert_file", "key_file", "poll_interval"};
 const key_list listener_keys{"address", "mode", "tls"};
 const key_list route_keys{"path", "upstream", "connect_timeout", "response_header_timeout",
                           "stream_idle_timeout", "preserve_host"};
@@ -415,6 +415,11 @@ class loader {
       limits(v);
     } else if (k == "workers") {
       if (auto n = read_unsigned(v, k, 0, 256)) cfg_.workers = static_cast<unsigned>(*n);
+    } else if (k == "trusted_proxies") {
+      if (auto prefixes = prefix_list(v, k, "[127.0.0.1, 10.0.0.0/8]",
+                                      "trusts every peer: any client can then claim any address")) {
+        cfg_.trusted_proxies = std::move(*prefixes);
+      }
     }
   }
 
@@ -552,6 +557,10 @@ class loader {
     YAML::Node cert;
     YAML::Node key;
     for (const entry& e : entries(node, path, tls_keys)) {
+      if (e.key == "poll_interval") {
+        if (auto d = read_duration(e.value, join(path, e.key))) out.poll_interval = *d;
+        continue;
+      }
       auto s = read_string(e.value, join(path, e.key));
       if (!s) continue;
       if (e.key == "cert_file") {
@@ -856,13 +865,22 @@ class loader {
   }
 
   void allowed_ips(const YAML::Node& node, const std::string& path) {
-    if (!node.IsSequence()) {
-      error(node, path, "expected a list of IP prefixes (e.g. [10.0.0.0/8, 127.0.0.1]), got " + describe(node));
-      return;
-    }
-    cfg_.upstream.allowed_ips.clear();
+    auto prefixes = prefix_list(node, path, "[10.0.0.0/8, 127.0.0.1]", "allows every address: this disables SSRF protection");
+    if (!prefixes) return;
+    cfg_.upstream.allowed_ips = std::move(*prefixes);
     cfg_.upstream.allowed_ips_set = true;
     if (node.size() == 0) warning(node, path, "upstream.allowed_ips is empty: every upstream will be refused");
+  }
+
+  // A list of IP prefixes; nullopt when the node is not a list. Bad items are reported
+  // and left out (so one run shows all of them); a /0 gets a warning saying `wide_means`.
+  std::optional<std::vector<net::ip_prefix>> prefix_list(const YAML::Node& node, const std::string& path,
+                                                         std::string_view example, std::string_view wide_means) {
+    if (!node.IsSequence()) {
+      error(node, path, "expected a list of IP prefixes (e.g. " + std::string(example) + "), got " + describe(node));
+      return std::nullopt;
+    }
+    std::vector<net::ip_prefix> out;
     std::size_t i = 0;
     for (auto it = node.begin(); it != node.end(); ++it, ++i) {
       const YAML::Node item = *it;
@@ -876,11 +894,10 @@ class loader {
         continue;
       }
       const std::string shown = prefix->to_string();
-      if (shown == "0.0.0.0/0" || shown == "::/0") {
-        warning(item, item_path, shown + " allows every address: this disables SSRF protection");
-      }
-      cfg_.upstream.allowed_ips.push_back(*prefix);
+      if (shown == "0.0.0.0/0" || shown == "::/0") warning(item, item_path, shown + " " + std::string(wide_means));
+      out.push_back(*prefix);
     }
+    return out;
   }
 
   void limits(const YAML::Node& node) {
@@ -1065,7 +1082,10 @@ namespace {
 std::string listener_line(const listener& l) {
   std::string out = "  " + l.address + " " + to_string(l.mode);
   if (l.from_listen_addr) out += " (listen_addr)";
-  if (l.mode != listener_mode::plain) out += " cert " + l.tls.cert_file + " key " + l.tls.key_file;
+  if (l.mode != listener_mode::plain) {
+    out += " cert " + l.tls.cert_file + " key " + l.tls.key_file + " (polled " +
+           (l.tls.poll_interval.count() == 0 ? std::string("never") : "every " + format_duration(l.tls.poll_interval)) + ")";
+  }
   return out;
 }
 
@@ -1100,6 +1120,10 @@ std::string summarize(const config& cfg) {
   out << " | validation " << (up.disable_ip_validation ? "off" : "on");
   out << " | tls: ca_file " << (up.ca_file.empty() ? "none" : up.ca_file) << ", system CAs "
       << (up.include_system_cas ? "yes" : "no") << "\n";
+  out << "trusted_proxies: ";
+  for (std::size_t i = 0; i < cfg.trusted_proxies.size(); ++i) out << (i ? ", " : "") << cfg.trusted_proxies[i].to_string();
+  if (cfg.trusted_proxies.empty()) out << "(none)";
+  out << "\n";
   const auto& lim = cfg.limits;
   out << "limits: request header " << format_size(lim.max_request_header_bytes) << ", request body "
       << format_size(lim.max_request_body_bytes) << ", response header " << format_size(lim.max_response_header_bytes)

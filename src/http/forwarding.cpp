@@ -5,6 +5,10 @@
 #include <cctype>
 #include <vector>
 
+#include <boost/asio/ip/address.hpp>
+
+#include "net/ip_prefix.hpp"
+
 namespace mcpgate::http {
 
 namespace {
@@ -60,6 +64,34 @@ void prepare_upstream_request(beast_http::request_header<>& req, const config::r
   req.set("X-Forwarded-For", ctx.client_ip);
   req.set("X-Forwarded-Proto", ctx.client_tls ? "https" : "http");
   req.set("X-Forwarded-Host", ctx.original_host);
+}
+
+std::optional<std::string> forwarded_client_address(const beast_http::fields& fields) {
+  auto parse = [](std::string_view text) -> std::optional<std::string> {
+    text = trim(text);
+    // Brackets and a port are legal in X-Forwarded-For from some proxies: "[2001:db8::1]:443".
+    if (text.size() > 2 && text.front() == '[') {
+      const auto close = text.find(']');
+      if (close == std::string_view::npos) return std::nullopt;
+      text = text.substr(1, close - 1);
+    }
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(std::string(text), ec);
+    if (ec) return std::nullopt;
+    return net::unmapped(address).to_string();
+  };
+  if (auto cf = fields["Cf-Connecting-Ip"]; !cf.empty()) {
+    if (auto address = parse(cf)) return address;
+  }
+  // The last field line, its last entry: what the nearest proxy appended.
+  std::string_view last_line;
+  for (const auto& f : fields) {
+    if (iequals(f.name_string(), "X-Forwarded-For")) last_line = f.value();
+  }
+  const auto comma = last_line.rfind(',');
+  const auto last = comma == std::string_view::npos ? last_line : last_line.substr(comma + 1);
+  if (trim(last).empty()) return std::nullopt;
+  return parse(last);
 }
 
 void prepare_downstream_response(beast_http::response_header<>& res) {

@@ -2,6 +2,7 @@
 // Pure functions over Beast headers, so every rule is unit-tested without sockets.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,12 @@ struct forward_context {
 // header and Authorization, passes unchanged.
 void prepare_upstream_request(beast_http::request_header<>& req, const config::route& route,
                               const forward_context& ctx);
+
+// The client address a proxy in front of us reports: Cf-Connecting-Ip (what cloudflared
+// passes on), else the last X-Forwarded-For entry (the one that proxy appended). Returns
+// the address in canonical text form, nullopt when neither field holds a valid address.
+// Callers use it only for a peer in trusted_proxies.
+std::optional<std::string> forwarded_client_address(const beast_http::fields& fields);
 
 // Turns an upstream response header into the client response header, in place.
 void prepare_downstream_response(beast_http::response_header<>& res);

@@ -114,20 +114,69 @@ class message_writer {
   std::array<char, 20> size_line_{};
 };
 
+// Whether the bytes waiting on a downstream socket say the client has left: EOF or an
+// error; a TLS alert record (close_notify); inside a WebSocket, a close frame or a binary
+// frame carrying a TLS alert. Peeks only: whatever the bytes are, they stay for the reader.
+bool peer_has_left(int fd, net::stream_kind kind) {
+  std::array<unsigned char, 16> head{};
+  const auto got = ::recv(fd, head.data(), head.size(), MSG_PEEK | MSG_DONTWAIT);
+  if (got == 0) return true;
+  if (got < 0) return errno != EAGAIN && errno != EWOULDBLOCK;
+  constexpr unsigned char tls_alert = 0x15;
+  switch (kind) {
+    case net::stream_kind::plain:
+      return false;
+    case net::stream_kind::tls:
+      return head[0] == tls_alert;
+    case net::stream_kind::websocket_tls:
+      break;
+  }
+  // A client frame: FIN/RSV/opcode, MASK + length 7, extended length, 4-byte mask, payload.
+  // The checks on RSV bits and MASK keep the middle of a frame from passing as a header.
+  const unsigned opcode = head[0] & 0x0f;
+  const bool rsv_clear = (head[0] & 0x70) == 0;
+  const bool masked = (head[1] & 0x80) != 0;
+  if (got < 2 || !rsv_clear || !masked) return false;
+  if (opcode == 0x8) return (head[0] & 0x80) != 0 && (head[1] & 0x7f) <= 125;  // close frame
+  if (opcode != 0x2) return false;
+  const unsigned length7 = head[1] & 0x7f;
+  const std::size_t mask_at = 2 + (length7 == 126 ? 2 : length7 == 127 ? 8 : 0);
+  if (static_cast<std::size_t>(got) <= mask_at + 4) return false;
+  return (head[mask_at + 4] ^ head[mask_at]) == tls_alert;
+}
+
 // Relay buffer size for `pending` bytes waiting in the kernel.
 std::size_t chunk_size_for(std::size_t pending) { return std::clamp<std::size_t>(pending + 64, 1024, relay_chunk); }
 
 }  // namespace
 
-downstream_session::downstream_session(worker& owner, asio::ip::tcp::socket socket,
+namespace {
+
+net::maybe_tls_stream make_stream(asio::ip::tcp::socket socket, net::stream_kind kind, asio::ssl::context* tls) {
+  beast::tcp_stream tcp(std::move(socket));
+  switch (kind) {
+    case net::stream_kind::tls:
+      return net::maybe_tls_stream(std::move(tcp), *tls);
+    case net::stream_kind::websocket_tls:
+      return net::maybe_tls_stream(std::move(tcp), *tls, std::in_place_type<net::websocket_bytes>);
+    case net::stream_kind::plain:
+      break;
+  }
+  return net::maybe_tls_stream(std::move(tcp));
+}
+
+}  // namespace
+
+downstream_session::downstream_session(worker& owner, asio::ip::tcp::socket socket, net::stream_kind kind,
                                        std::shared_ptr<asio::ssl::context> tls_context)
     : worker_(owner),
       wait_deadline_(owner.io()),
-      stream_(tls_context ? net::maybe_tls_stream(beast::tcp_stream(std::move(socket)), *tls_context)
-                          : net::maybe_tls_stream(beast::tcp_stream(std::move(socket)))) {
+      stream_(make_stream(std::move(socket), kind, tls_context.get())),
+      tls_context_(std::move(tls_context)) {
   error_code ec;
   peer_ = stream_.tcp().socket().remote_endpoint(ec);
   peer_ip_ = ec ? std::string("unknown") : net::unmapped(peer_.address()).to_string();
+  client_ip_ = peer_ip_;
   stream_.tcp().socket().set_option(asio::ip::tcp::no_delay(true), ec);
   worker_.add_session(this);
 }
@@ -158,27 +207,110 @@ void downstream_session::force_close() {
 
 asio::awaitable<void> downstream_session::run(std::shared_ptr<downstream_session> self) {
   try {
+    if (self->stream_.kind() == net::stream_kind::websocket_tls && !co_await self->accept_websocket()) co_return;
     if (self->stream_.is_tls() && !co_await self->handshake()) co_return;
     while (co_await self->serve_exchange()) {
     }
     if (self->linger_ && !self->client_gone_ && !self->close_requested_) co_await self->lingering_close();
   } catch (const std::exception& e) {
     // Completion handlers never throw by design; this is the last guard.
-    spdlog::error("session {}: unexpected exception: {}", self->peer_ip_, e.what());
+    spdlog::error("session {}: unexpected exception: {}", self->client_ip_, e.what());
   }
   error_code ec;
   self->stream_.tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
   self->stream_.tcp().close();
 }
 
+asio::awaitable<bool> downstream_session::accept_websocket() {
+  // The upgrade request comes from the proxy in front (cloudflared), not from the client:
+  // its only use to us is the client address that proxy reports.
+  phase_ = phase::handshake;
+  const auto snap = worker_.snapshot();
+  const auto& limits = snap->cfg->limits;
+  const auto started = clock::now();
+  bhttp::request_parser<bhttp::empty_body> parser;
+  parser.header_limit(limits.max_request_header_bytes);
+  buffer_.max_size(limits.max_request_header_bytes);
+  stream_.tcp().expires_after(limits.request_header_timeout);
+  auto [ec, n] = co_await bhttp::async_read_header(stream_.tcp(), buffer_, parser, nothrow);
+
+  observability::access_record log;
+  log.client = log.peer = peer_ip_;
+  auto finish = [&] {
+    log.duration = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started);
+    observability::write_access_log(log);
+  };
+  if (parser.is_header_done()) {
+    const auto& h = parser.get();
+    log.method = std::string(h.method_string());
+    log.host = std::string(h[bhttp::field::host]);
+    log.path = std::string(path_of(h.target()));
+  }
+  if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) co_return false;
+  if (ec == beast::error::timeout) {
+    log.status = 408;
+    log.reason = "request_header_timeout";
+    finish();
+    co_return false;
+  }
+  if (ec) {
+    // Typically a TLS ClientHello sent straight to this port (`curl https://host:8080`):
+    // the client then reports "wrong version number", as with Anthropic's proxy.
+    co_await refuse_upgrade(400, "bad_request", "Bad request\n", log);
+    finish();
+    co_return false;
+  }
+  const auto& req = parser.get();
+  if (!beast::websocket::is_upgrade(req)) {
+    co_await refuse_upgrade(426, "websocket_required",
+                            "This listener carries TLS inside a WebSocket (Anthropic MCP tunnel protocol); "
+                            "send requests through the tunnel, not directly\n",
+                            log);
+    finish();
+    co_return false;
+  }
+  if (buffer_.size() != 0 || !parser.is_done()) {
+    // A body, or bytes before our 101: no WebSocket client sends either.
+    co_await refuse_upgrade(400, "bad_request", "Bad request\n", log);
+    finish();
+    co_return false;
+  }
+  if (snap->trusted_proxies.contains(net::unmapped(peer_.address()))) {
+    if (auto reported = forwarded_client_address(req)) client_ip_ = *reported;
+  }
+  auto [aec] = co_await stream_.ws().async_accept(req, nothrow);
+  if (aec) {
+    spdlog::info("websocket upgrade failed: {} client={} peer={}", aec.message(), client_ip_, peer_ip_);
+    co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<void> downstream_session::refuse_upgrade(unsigned status, std::string_view reason,
+                                                         std::string_view body, observability::access_record& log) {
+  // Written on the TCP stream itself: nothing has been upgraded, there is no TLS yet.
+  log.status = status;
+  log.reason = std::string(reason);
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+  if (status == 426) res.set(bhttp::field::upgrade, "websocket");
+  res.body() = std::string(body);
+  res.keep_alive(false);
+  res.prepare_payload();
+  stream_.tcp().expires_after(downstream_write_timeout);
+  auto [ec, n] = co_await bhttp::async_write(stream_.tcp(), res, nothrow);
+  if (!ec) log.bytes_out = res.body().size();
+  linger_ = true;
+}
+
 asio::awaitable<bool> downstream_session::handshake() {
   phase_ = phase::handshake;
   const auto snap = worker_.snapshot();
   stream_.tcp().expires_after(snap->cfg->limits.request_header_timeout);
-  auto [ec] = co_await stream_.tls().async_handshake(asio::ssl::stream_base::server, nothrow);
+  auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, nothrow);
   if (ec) {
     // Anthropic's wording first; the OpenSSL reason tells "unknown ca" from "bad certificate".
-    spdlog::info("tls handshake failed: {} client={}", ec.message(), peer_ip_);
+    spdlog::info("tls handshake failed: {} client={}", ec.message(), client_ip_);
     co_return false;
   }
   co_return true;
@@ -211,7 +343,8 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   const auto started = clock::now();
 
   observability::access_record log;
-  log.client = peer_ip_;
+  log.client = client_ip_;
+  log.peer = peer_ip_;
   auto finish = [&] {
     log.duration = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started);
     observability::write_access_log(log);
@@ -233,7 +366,8 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   }
   if (ec) {
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
-        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+        ec == beast::websocket::error::closed) {
       co_return false;  // the client went away between exchanges: nothing to log
     }
     if (ec == beast::error::timeout) {
@@ -252,7 +386,7 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   }
 
   auto& req = parser.get();
-  spdlog::info("request started method={} host={} path={} client={}", log.method, log.host, log.path, peer_ip_);
+  spdlog::info("request started method={} host={} path={} client={}", log.method, log.host, log.path, client_ip_);
 
   // Framing and target checks before anything reaches an upstream (request smuggling,
   // path confusion): both length mechanisms, several Host fields, non-origin-form targets.
@@ -267,7 +401,7 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
 
   const auto* route = snap->routes.match(log.host, target);
   if (!route) {
-    spdlog::info("no route for host host={} path={} client={}", log.host, log.path, peer_ip_);
+    spdlog::info("no route for host host={} path={} client={}", log.host, log.path, client_ip_);
     co_await local_reply(502, "no_route", "No route configured for host\n", log, parser.is_done());
     finish();
     co_return parser.is_done() && !close_requested_;
@@ -309,7 +443,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   } clear_on_exit{current_upstream_};
 
   // --- request header + body, streamed -----------------------------------------------
-  forward_context fwd{peer_ip_, stream_.is_tls(), std::string(req[bhttp::field::host])};
+  forward_context fwd{client_ip_, stream_.is_tls(), std::string(req[bhttp::field::host])};
   const bool expects_continue = beast::iequals(req[bhttp::field::expect], "100-continue");
   const bool chunked_upload = req.chunked();
   // Rewritten in place (no copy of every field): from here on the parser needs only its
@@ -574,13 +708,9 @@ void downstream_session::watch_for_client_close() {
       asio::ip::tcp::socket::wait_read, [self = shared_from_this(), generation](error_code ec) {
         if (ec || generation != self->watch_generation_ || !self->watching_) return;
         self->watching_ = false;
-        // Readable while the client waits for a response: EOF, a reset, or a TLS alert
-        // (close_notify) mean it left; anything else is a pipelined request, kept for later.
-        auto& sock = self->stream_.tcp().socket();
-        unsigned char first = 0;
-        const auto got = ::recv(sock.native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
-        const bool gone = got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
-                          (got == 1 && self->stream_.is_tls() && first == 0x15 /* TLS alert record */);
+        // Readable while the client waits for a response: EOF, a reset, or a close
+        // message mean it left; anything else is a pipelined request, kept for later.
+        const bool gone = peer_has_left(self->stream_.tcp().socket().native_handle(), self->stream_.kind());
         if (!gone) return;
         self->client_gone_ = true;
         if (self->current_upstream_) {

@@ -27,8 +27,9 @@ struct runtime_snapshot;
 
 class downstream_session : public std::enable_shared_from_this<downstream_session> {
  public:
-  // `tls_context` non-null: the session runs the TLS handshake first.
-  downstream_session(worker& owner, boost::asio::ip::tcp::socket socket,
+  // `kind` tls: the TLS handshake comes first; websocket_tls: the WebSocket upgrade, then
+  // the TLS handshake inside it. Both need `tls_context`.
+  downstream_session(worker& owner, boost::asio::ip::tcp::socket socket, net::stream_kind kind,
                      std::shared_ptr<boost::asio::ssl::context> tls_context);
   ~downstream_session();
   downstream_session(const downstream_session&) = delete;
@@ -49,6 +50,9 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   using request_parser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
 
   static boost::asio::awaitable<void> run(std::shared_ptr<downstream_session> self);
+  boost::asio::awaitable<bool> accept_websocket();
+  boost::asio::awaitable<void> refuse_upgrade(unsigned status, std::string_view reason, std::string_view body,
+                                              observability::access_record& log);
   boost::asio::awaitable<bool> handshake();
   boost::asio::awaitable<bool> wait_for_request(std::chrono::milliseconds idle_limit);
   // One exchange; returns whether the connection may carry another.
@@ -70,8 +74,10 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   unsigned wait_generation_ = 0;
   bool wait_timed_out_ = false;
   net::maybe_tls_stream stream_;
+  std::shared_ptr<boost::asio::ssl::context> tls_context_;  // kept alive as long as the stream uses it
   boost::asio::ip::tcp::endpoint peer_;
-  std::string peer_ip_;
+  std::string peer_ip_;    // socket peer
+  std::string client_ip_;  // the peer, or the client a trusted proxy reported (logs, X-Forwarded-For)
   boost::beast::flat_buffer buffer_;  // downstream bytes read and not yet parsed
   phase phase_ = phase::idle;
   bool close_requested_ = false;

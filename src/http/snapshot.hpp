@@ -23,6 +23,7 @@ struct runtime_snapshot {
   std::shared_ptr<const config::config> cfg;
   router routes;                                       // points into *cfg
   std::optional<net::ip_prefix_set> allowed_upstreams;  // nullopt: validation disabled
+  net::ip_prefix_set trusted_proxies;
   std::shared_ptr<boost::asio::ssl::context> upstream_tls;  // null when no https upstream
   std::uint64_t generation;
 };

@@ -103,14 +103,9 @@ asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const ru
   }
 
   net::maybe_tls_stream stream(std::move(tcp_stream), *snap.upstream_tls);
-  auto& tls = stream.tls();
-  if (!host_is_ip) {
-    // SNI only for names: RFC 6066 forbids IP literals in server_name.
-    SSL_set_tlsext_host_name(tls.native_handle(), target.host.c_str());
-  }
-  tls.set_verify_callback(asio::ssl::host_name_verification(target.host));
+  stream.set_client_identity(target.host);
   stream.tcp().expires_at(deadline);
-  auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::client, nothrow);
+  auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::client, nothrow);
   if (hec) {
     out.status = hec == boost::beast::error::timeout ? 504 : 502;
     out.reason = hec == boost::beast::error::timeout ? "upstream_connect_timeout" : "upstream_tls_failed";

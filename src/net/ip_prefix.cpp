@@ -142,12 +142,15 @@ bool ip_prefix_set::contains(const ip_bytes& address) const {
 
 bool ip_prefix_set::contains(const ip::address& address) const { return contains(to_bytes(address)); }
 
-std::vector<ip_prefix> rfc1918_prefixes() {
+namespace {
+std::vector<ip_prefix> parse_all(std::initializer_list<const char*> texts) {
   std::vector<ip_prefix> out;
-  for (const char* text : {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}) {
-    out.push_back(*ip_prefix::parse(text));
-  }
+  for (const char* text : texts) out.push_back(*ip_prefix::parse(text));
   return out;
 }
+}  // namespace
+
+std::vector<ip_prefix> rfc1918_prefixes() { return parse_all({"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}); }
+std::vector<ip_prefix> loopback_prefixes() { return parse_all({"127.0.0.0/8", "::1/128"}); }
 
 }  // namespace mcpgate::net

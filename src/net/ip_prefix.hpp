@@ -73,5 +73,7 @@ class ip_prefix_set {
 
 // RFC 1918 private ranges: the default of upstream.allowed_ips (as Anthropic's proxy).
 std::vector<ip_prefix> rfc1918_prefixes();
+// 127.0.0.0/8 and ::1: the default trusted proxies (a cloudflared next to the gateway).
+std::vector<ip_prefix> loopback_prefixes();
 
 }  // namespace mcpgate::net

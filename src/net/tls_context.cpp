@@ -3,6 +3,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <sys/stat.h>
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -74,6 +76,19 @@ std::shared_ptr<ssl::context> make_upstream_tls_context(const config::upstream_s
   static const unsigned char http11[] = "\x08http/1.1";
   SSL_CTX_set_alpn_protos(native, http11, sizeof http11 - 1);
   return ctx;
+}
+
+file_stamp stamp_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  file_stamp out;
+  out.exists = true;
+  out.device = st.st_dev;
+  out.inode = st.st_ino;
+  out.size = static_cast<unsigned long long>(st.st_size);
+  out.ctime_ns = static_cast<long long>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+  out.mtime_ns = static_cast<long long>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  return out;
 }
 
 long long certificate_seconds_left(const std::string& cert_file) {

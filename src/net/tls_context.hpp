@@ -21,6 +21,16 @@ std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(const config:
 // Host-name verification and SNI are per connection (see upstream_dialer).
 std::shared_ptr<boost::asio::ssl::context> make_upstream_tls_context(const config::upstream_settings& upstream);
 
+// What tells a rewritten file from the one already loaded: identity, size, change time
+// (rename-into-place changes the inode, in-place writes change size or ctime).
+struct file_stamp {
+  bool exists = false;
+  unsigned long long device = 0, inode = 0, size = 0;
+  long long ctime_ns = 0, mtime_ns = 0;
+  bool operator==(const file_stamp&) const = default;
+};
+file_stamp stamp_of(const std::string& path);
+
 // Seconds until the first certificate of `cert_file` expires (negative: already expired).
 long long certificate_seconds_left(const std::string& cert_file);
 

@@ -17,7 +17,8 @@ void set_log_level(config::log_level level);
 
 // One exchange as the access log records it. Stable field names: dashboards parse them.
 struct access_record {
-  std::string client;        // peer address
+  std::string client;        // client address: the peer, or what a trusted proxy reported
+  std::string peer;          // socket peer (the proxy, when client came from one)
   std::string method;
   std::string host;          // Host header as sent
   std::string path;          // without the query string (queries can carry session ids)

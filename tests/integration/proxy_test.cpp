@@ -226,24 +226,15 @@ TEST(Proxy, ClientDisconnectClosesTheUpstreamPromptly) {
 }
 
 TEST(Proxy, ClientDisconnectWhileWaitingForResponseHeaderClosesTheUpstream) {
-  std::promise<void> upstream_saw_close;
-  auto closed = upstream_saw_close.get_future();
-  std::promise<void> request_arrived;
-  auto arrived = request_arrived.get_future();
-  fake_upstream upstream([&](tcp::socket& s) {
-    boost::beast::flat_buffer buf;
-    bhttp::request<bhttp::string_body> req;
-    if (!read_request(s, buf, req)) return;
-    request_arrived.set_value();
-    if (wait_for_close(s)) upstream_saw_close.set_value();  // a long tool call: no answer yet
-  });
+  auto probe = std::make_shared<unanswered_request>();
+  fake_upstream upstream(never_answer(probe));
   gateway_harness gw(plain_config(upstream.port()));
   http_test_client client;
   client.connect("127.0.0.1", gw.port());
   client.send(mcp_post("{}"));
-  ASSERT_EQ(arrived.wait_for(5s), std::future_status::ready);
+  ASSERT_EQ(probe->arrived.wait_for(5s), std::future_status::ready);
   client.close();
-  EXPECT_EQ(closed.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(probe->closed.wait_for(5s), std::future_status::ready);
 }
 
 TEST(Proxy, KeepAliveReusesOneUpstreamConnection) {

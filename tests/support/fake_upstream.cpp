@@ -71,6 +71,16 @@ bool wait_for_close(tcp::socket& socket) {
   return static_cast<bool>(ec);
 }
 
+fake_upstream::handler never_answer(std::shared_ptr<unanswered_request> probe) {
+  return [probe](tcp::socket& s) {
+    boost::beast::flat_buffer buf;
+    bhttp::request<bhttp::string_body> req;
+    if (!read_request(s, buf, req)) return;
+    probe->arrived_promise.set_value();
+    if (wait_for_close(s)) probe->closed_promise.set_value();
+  };
+}
+
 std::string simple_response(unsigned status, std::string_view body, std::string_view extra_headers) {
   return fmt::format("HTTP/1.1 {} X\r\nContent-Length: {}\r\n{}\r\n{}", status, body.size(), extra_headers, body);
 }

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -59,6 +60,15 @@ bool answer_with_event_stream(tcp::socket& socket);
 // Blocks until the peer (the gateway) closes the connection or sends a byte; true when
 // it closed. How a scripted upstream stays quiet and learns that the gateway let go.
 bool wait_for_close(tcp::socket& socket);
+// An upstream in the middle of a long tool call: it reads one request and never answers.
+// Tells the test when the request arrived and when the gateway let go of the connection.
+struct unanswered_request {
+  std::promise<void> arrived_promise, closed_promise;
+  std::future<void> arrived = arrived_promise.get_future();
+  std::future<void> closed = closed_promise.get_future();
+};
+fake_upstream::handler never_answer(std::shared_ptr<unanswered_request> probe);
+
 // A complete response with Content-Length.
 std::string simple_response(unsigned status, std::string_view body, std::string_view extra_headers = {});
 // One chunk of a chunked body ("" gives the terminating chunk).

@@ -17,8 +17,9 @@ std::shared_ptr<const config::config> load_config_or_throw(const std::string& ya
   return loaded.snapshot;
 }
 
-gateway_harness::gateway_harness(const std::string& yaml) {
-  auto cfg = load_config_or_throw(yaml);
+gateway_harness::gateway_harness(const std::string& yaml) : gateway_harness(load_config_or_throw(yaml)) {}
+
+gateway_harness::gateway_harness(std::shared_ptr<const config::config> cfg) {
   observability::init_logging(cfg->level);
   gateway_ = std::make_unique<app::gateway>(cfg);
   gateway_->start();

@@ -13,6 +13,8 @@ class gateway_harness {
   // Loads `yaml` (test failure with every diagnostic if it does not load) and starts the
   // gateway on its listeners (use port 0 in the YAML).
   explicit gateway_harness(const std::string& yaml);
+  // An already loaded (and possibly adjusted) config.
+  explicit gateway_harness(std::shared_ptr<const config::config> cfg);
   ~gateway_harness();
 
   std::uint16_t port(std::size_t listener = 0) const;

@@ -1,11 +1,13 @@
 #include "support/http_test_client.hpp"
 
 #include <boost/asio/connect.hpp>
+#include <boost/beast/websocket.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <array>
 #include <limits>
 #include <utility>
 
@@ -16,7 +18,7 @@ namespace beast = boost::beast;
 using boost::system::error_code;
 
 http_test_client::http_test_client(std::chrono::milliseconds timeout)
-    : stream_(io_), chunk_(64 * 1024), timeout_(timeout) {}
+    : chunk_(64 * 1024), timeout_(timeout) {}
 
 http_test_client::~http_test_client() { close(); }
 
@@ -24,47 +26,100 @@ http_test_client::~http_test_client() { close(); }
 // honours expires_after() for asynchronous operations, hence async + run() here.
 template <class Start>
 void http_test_client::run(Start&& start) {
+  if (!stream_) throw std::logic_error("http_test_client: not connected");
   error_code result = asio::error::would_block;
-  stream_.expires_after(timeout_);
+  stream_->tcp().expires_after(timeout_);
   std::forward<Start>(start)([&result](error_code ec) { result = ec; });
   io_.restart();
   io_.run();
   if (result) throw boost::system::system_error(result);
 }
 
-void http_test_client::connect(const std::string& host, std::uint16_t port) {
+void http_test_client::open_tcp(const std::string& host, std::uint16_t port, net::stream_kind kind,
+                                const std::string& ca_file) {
   close();
+  stream_.reset();
   asio::ip::tcp::resolver resolver(io_);
   const auto endpoints = resolver.resolve(host, std::to_string(port));
+  beast::tcp_stream tcp(io_);
+  if (kind == net::stream_kind::plain) {
+    stream_.emplace(std::move(tcp));
+  } else {
+    // Configured before the stream exists: an SSL object copies the context's settings.
+    tls_ = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    tls_->load_verify_file(ca_file);
+    tls_->set_verify_mode(asio::ssl::verify_peer);
+    if (kind == net::stream_kind::tls) {
+      stream_.emplace(std::move(tcp), *tls_);
+    } else {
+      stream_.emplace(std::move(tcp), *tls_, std::in_place_type<net::websocket_bytes>);
+    }
+  }
   run([&](auto done) {
-    stream_.async_connect(endpoints, [done](error_code ec, const auto&) mutable { done(ec); });
+    stream_->tcp().async_connect(endpoints, [done](error_code ec, const auto&) mutable { done(ec); });
   });
   error_code ignored;
-  stream_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+  stream_->tcp().socket().set_option(asio::ip::tcp::no_delay(true), ignored);
   buffer_.clear();
   parser_.reset();
   sse_pending_.clear();
 }
 
-bool http_test_client::is_open() const { return stream_.socket().is_open(); }
+void http_test_client::connect(const std::string& host, std::uint16_t port) { open_tcp(host, port); }
+
+void http_test_client::start_tls(const std::string& server_name) {
+  stream_->set_client_identity(server_name);
+  run([&](auto done) {
+    stream_->async_handshake(asio::ssl::stream_base::client, [done](error_code ec) mutable { done(ec); });
+  });
+}
+
+void http_test_client::connect_tls(const std::string& host, std::uint16_t port, const std::string& server_name,
+                                   const std::string& ca_file) {
+  open_tcp(host, port, net::stream_kind::tls, ca_file);
+  start_tls(server_name);
+}
+
+void http_test_client::connect_tunnel(const std::string& host, std::uint16_t port, const std::string& server_name,
+                                      const std::string& ca_file,
+                                      const std::vector<std::pair<std::string, std::string>>& upgrade_headers) {
+  open_tcp(host, port, net::stream_kind::websocket_tls, ca_file);
+  auto& ws = stream_->ws();
+  ws.set_option(beast::websocket::stream_base::decorator([upgrade_headers](beast::websocket::request_type& req) {
+    for (const auto& [name, value] : upgrade_headers) req.set(name, value);
+  }));
+  run([&](auto done) { ws.async_handshake(host, "/", [done](error_code ec) mutable { done(ec); }); });
+  start_tls(server_name);
+}
+
+bool http_test_client::is_open() const { return stream_ && const_cast<net::maybe_tls_stream&>(*stream_).tcp().socket().is_open(); }
 
 void http_test_client::close() {
+  if (!stream_) return;
   error_code ignored;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  stream_.socket().close(ignored);
+  stream_->tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  stream_->tcp().socket().close(ignored);
 }
 
 void http_test_client::send(http::request<http::string_body> req) {
   req.prepare_payload();
   run([&](auto done) {
-    http::async_write(stream_, req, [done](error_code ec, std::size_t) mutable { done(ec); });
+    http::async_write(*stream_, req, [done](error_code ec, std::size_t) mutable { done(ec); });
   });
 }
 
 void http_test_client::send_raw(std::string_view bytes) {
   run([&](auto done) {
-    asio::async_write(stream_, asio::buffer(bytes.data(), bytes.size()),
+    asio::async_write(*stream_, asio::buffer(bytes.data(), bytes.size()),
                       [done](error_code ec, std::size_t) mutable { done(ec); });
+  });
+}
+
+void http_test_client::send_websocket_close() {
+  // FIN + close opcode, MASK bit + empty payload, then the (all-zero) masking key.
+  const std::array<unsigned char, 6> frame{0x88, 0x80, 0, 0, 0, 0};
+  run([&](auto done) {
+    asio::async_write(stream_->tcp(), asio::buffer(frame), [done](error_code ec, std::size_t) mutable { done(ec); });
   });
 }
 
@@ -74,7 +129,7 @@ const http::response_header<>& http_test_client::read_header(bool head_request) 
   if (head_request) parser_->skip(true);
   sse_pending_.clear();
   run([&](auto done) {
-    http::async_read_header(stream_, buffer_, *parser_,
+    http::async_read_header(*stream_, buffer_, *parser_,
                             [done](error_code ec, std::size_t) mutable { done(ec); });
   });
   return parser_->get().base();
@@ -88,7 +143,7 @@ std::optional<std::string> http_test_client::read_body_some() {
     body.data = chunk_.data();
     body.size = chunk_.size();
     run([&](auto done) {
-      http::async_read_some(stream_, buffer_, *parser_, [done](error_code ec, std::size_t) mutable {
+      http::async_read_some(*stream_, buffer_, *parser_, [done](error_code ec, std::size_t) mutable {
         done(ec == http::error::need_buffer ? error_code{} : ec);
       });
     });
@@ -196,7 +251,7 @@ bool http_test_client::wait_closed() {
   try {
     for (;;) {
       run([&](auto done) {
-        stream_.async_read_some(asio::buffer(chunk_), [done](error_code ec, std::size_t) mutable { done(ec); });
+        stream_->async_read_some(asio::buffer(chunk_), [done](error_code ec, std::size_t) mutable { done(ec); });
       });
     }
   } catch (const boost::system::system_error& e) {

@@ -3,14 +3,21 @@
 // SSE events, each step bounded by a timeout. One connection per client; keep-alive works
 // (send the next request after the previous response was read to its end).
 //
+// The connection is plain TCP (connect), TLS (connect_tls), or what Anthropic's backend
+// and cloudflared make of a tunnelled request (connect_tunnel): a WebSocket upgrade, then a
+// verifying TLS client inside the WebSocket's binary stream.
+//
 // Failures (connect refused, timeout, connection reset) throw boost::system::system_error,
 // which GoogleTest reports as a test failure; a timeout's code is boost::beast::error::timeout.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+
+#include "net/stream.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -45,6 +52,13 @@ class http_test_client {
   void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
 
   void connect(const std::string& host, std::uint16_t port);
+  // TLS with SNI `server_name`, verifying the certificate against `ca_file` and the name.
+  void connect_tls(const std::string& host, std::uint16_t port, const std::string& server_name,
+                   const std::string& ca_file);
+  // WebSocket upgrade (with `upgrade_headers` on the upgrade request, as cloudflared adds
+  // Cf-Connecting-Ip), then TLS as connect_tls inside the WebSocket.
+  void connect_tunnel(const std::string& host, std::uint16_t port, const std::string& server_name,
+                      const std::string& ca_file, const std::vector<std::pair<std::string, std::string>>& upgrade_headers = {});
   bool is_open() const;
   void close();
 
@@ -52,6 +66,9 @@ class http_test_client {
   void send(http::request<http::string_body> req);
   // Writes bytes verbatim: malformed requests, partial bodies, pipelining.
   void send_raw(std::string_view bytes);
+  // Tunnel connections: a WebSocket close frame on the TCP connection, under the TLS
+  // stream (what cloudflared sends when the far side goes away).
+  void send_websocket_close();
 
   // Reads the header of the next response. Pass head_request = true after a HEAD request
   // (the response then has no body whatever its Content-Length says).
@@ -76,8 +93,16 @@ class http_test_client {
   template <class Start>
   void run(Start&& start);
 
+  // `ca_file` is the trust anchor of tls / websocket_tls kinds.
+  void open_tcp(const std::string& host, std::uint16_t port, net::stream_kind kind = net::stream_kind::plain,
+                const std::string& ca_file = {});
+  void start_tls(const std::string& server_name);
+
   boost::asio::io_context io_;
-  boost::beast::tcp_stream stream_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  // Plain, TLS or WebSocket+TLS; empty before the first connect. After io_ and tls_: it
+  // must be destroyed before them.
+  std::optional<net::maybe_tls_stream> stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::buffer_body>> parser_;
   std::vector<char> chunk_;

@@ -576,10 +576,10 @@ TEST(ConfigLoader, UnknownTopLevelKey) {
   const auto r = load(with_listener("listen_adr: \":8080\"\n"));
   EXPECT_TRUE(has(r, "t.yaml:2:1: error: listen_adr: unknown key \"listen_adr\" (did you mean \"listen_addr\"?); "
                      "allowed keys: listen_addr, log_level, shutdown_timeout, tunnel_domain, tls, routes, upstream, "
-                     "listeners, limits, workers"));
+                     "listeners, limits, workers, trusted_proxies"));
   EXPECT_TRUE(has(load(with_listener("frobnicate: 1\n")),
                   "t.yaml:2:1: error: frobnicate: unknown key \"frobnicate\"; allowed keys: listen_addr, log_level, "
-                  "shutdown_timeout, tunnel_domain, tls, routes, upstream, listeners, limits, workers"));
+                  "shutdown_timeout, tunnel_domain, tls, routes, upstream, listeners, limits, workers, trusted_proxies"));
 }
 
 TEST(ConfigLoader, UnknownNestedKeys) {
@@ -596,7 +596,7 @@ limits:
 )");
   EXPECT_TRUE(has(r, "t.yaml:2:7: error: listeners[0].adress: unknown key \"adress\" (did you mean \"address\"?); "
                      "allowed keys: address, mode, tls"));
-  EXPECT_TRUE(has(r, "t.yaml:3:8: error: tls.cert: unknown key \"cert\"; allowed keys: cert_file, key_file"));
+  EXPECT_TRUE(has(r, "t.yaml:3:8: error: tls.cert: unknown key \"cert\"; allowed keys: cert_file, key_file, poll_interval"));
   EXPECT_TRUE(has(r, "t.yaml:5:32: error: routes.a.pathh: unknown key \"pathh\" (did you mean \"path\"?); allowed "
                      "keys: path, upstream, connect_timeout, response_header_timeout, stream_idle_timeout, preserve_host"));
   EXPECT_TRUE(has(r, "t.yaml:7:10: error: upstream.tls.ca_fil: unknown key \"ca_fil\" (did you mean \"ca_file\"?); "
@@ -645,7 +645,7 @@ TEST(ConfigLoader, ReportsEveryErrorAtOnceInFileOrder) {
   EXPECT_TRUE(has(r, path + ":1:14: error: listen_addr: invalid address \"8080\": missing :port (expected host:port, "
                             "e.g. \":8080\" or \"127.0.0.1:8080\")"));
   EXPECT_TRUE(has(r, path + ":22:1: error: extra: unknown key \"extra\"; allowed keys: listen_addr, log_level, "
-                            "shutdown_timeout, tunnel_domain, tls, routes, upstream, listeners, limits, workers"));
+                            "shutdown_timeout, tunnel_domain, tls, routes, upstream, listeners, limits, workers, trusted_proxies"));
   int last_line = 0;
   for (const auto& d : r.diagnostics) {
     EXPECT_GE(d.line, last_line) << d.to_string();
@@ -716,6 +716,54 @@ TEST(ConfigLoader, DiagnosticToStringFormats) {
   d.key_path.clear();
   d.file.clear();
   EXPECT_EQ(d.to_string(), "<config>: warning: bad");
+}
+
+}  // namespace
+}  // namespace mcpgate::config
+
+namespace mcpgate::config {
+namespace {
+
+using testing::has;
+using testing::has_part;
+using testing::loads;
+
+TEST(ConfigLoader, TrustedProxiesDefaultToLoopbackAndASettingReplacesThem) {
+  const auto defaults = load_string("listeners: [{ address: \":8080\" }]\n", "t.yaml");
+  ASSERT_TRUE(loads(defaults));
+  ASSERT_EQ(defaults.snapshot->trusted_proxies.size(), 2u);
+  EXPECT_EQ(defaults.snapshot->trusted_proxies[0].to_string(), "127.0.0.0/8");
+  EXPECT_EQ(defaults.snapshot->trusted_proxies[1].to_string(), "::1/128");
+
+  const auto set = load_string("listeners: [{ address: \":8080\" }]\ntrusted_proxies: [10.9.0.0/16]\n", "t.yaml");
+  ASSERT_TRUE(loads(set));
+  ASSERT_EQ(set.snapshot->trusted_proxies.size(), 1u);
+  EXPECT_EQ(set.snapshot->trusted_proxies[0].to_string(), "10.9.0.0/16");
+
+  const auto bad = load_string(R"(listeners: [{ address: ":8080" }]
+trusted_proxies:
+  - nonsense
+  - 0.0.0.0/0
+)",
+                               "t.yaml");
+  EXPECT_TRUE(has_part(bad, "t.yaml:3:5: error: trusted_proxies[0]: invalid IP prefix \"nonsense\": "));
+  EXPECT_TRUE(has(bad, "t.yaml:4:5: warning: trusted_proxies[1]: 0.0.0.0/0 trusts every peer: any client can then "
+                       "claim any address"));
+  const auto scalar = load_string("listeners: [{ address: \":8080\" }]\ntrusted_proxies: 127.0.0.1\n", "t.yaml");
+  EXPECT_TRUE(has_part(scalar, "t.yaml:2:18: error: trusted_proxies: expected a list of IP prefixes"));
+}
+
+TEST(ConfigLoader, CertificatePollInterval) {
+  const auto r = load_string(R"(listen_addr: ":8080"
+tls: { cert_file: /d/tls.crt, key_file: /d/tls.key, poll_interval: 30s }
+listeners: [{ address: ":8443", mode: tls, tls: { cert_file: /o.crt, key_file: /o.key, poll_interval: 0s } }]
+)",
+                             "t.yaml");
+  ASSERT_TRUE(loads(r));
+  EXPECT_EQ(r.snapshot->listeners[0].tls.poll_interval, std::chrono::seconds(30));
+  EXPECT_EQ(r.snapshot->listeners[1].tls.poll_interval, std::chrono::seconds(0));
+  const auto bad = load_string("listen_addr: \":8080\"\ntls: { cert_file: a, key_file: b, poll_interval: often }\n", "t.yaml");
+  EXPECT_TRUE(has_part(bad, "t.yaml:2:50: error: tls.poll_interval: "));
 }
 
 }  // namespace

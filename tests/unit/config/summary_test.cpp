@@ -19,7 +19,8 @@ TEST(ConfigSummary, GoldenEverythingSet) {
 log_level: warn
 shutdown_timeout: 1m30s
 tunnel_domain: .Abcd.Tunnel.Example.com
-tls: { cert_file: /data/tls.crt, key_file: /data/tls.key }
+tls: { cert_file: /data/tls.crt, key_file: /data/tls.key, poll_interval: 1m }
+trusted_proxies: [127.0.0.1, "10.1.0.0/16"]
 listeners:
   - { address: "127.0.0.1:9000" }
   - { address: "0.0.0.0:8443", mode: tls, tls: { cert_file: /own.crt, key_file: /own.key } }
@@ -53,9 +54,9 @@ workers: 4
   EXPECT_EQ(summarize(*r.snapshot),
             "config: golden.yaml\n"
             "listeners:\n"
-            "  [::]:8080 ws (listen_addr) cert /data/tls.crt key /data/tls.key\n"
+            "  [::]:8080 ws (listen_addr) cert /data/tls.crt key /data/tls.key (polled every 1m)\n"
             "  127.0.0.1:9000 plain\n"
-            "  0.0.0.0:8443 tls cert /own.crt key /own.key\n"
+            "  0.0.0.0:8443 tls cert /own.crt key /own.key (polled every 5s)\n"
             "tunnel_domain: abcd.tunnel.example.com\n"
             "routes:\n"
             "  echo / -> http://hello-mcp:9000 (connect 10s, response header 5m, stream idle off)\n"
@@ -65,6 +66,7 @@ workers: 4
             "  * / -> http://10.0.0.9:80 (connect 10s, response header 5m, stream idle off)\n"
             "upstream: allowed_ips 10.0.0.0/8, fd00::/8 (set) | validation on | tls: ca_file /data/upstream-ca.pem, "
             "system CAs yes\n"
+            "trusted_proxies: 127.0.0.1/32, 10.1.0.0/16\n"
             "limits: request header 32KiB, request body 1000B, response header 1MiB, header timeout 5s, body timeout "
             "30s, keepalive 2m\n"
             "log_level: warn, shutdown_timeout: 1m30s, workers: 4\n");
@@ -81,6 +83,7 @@ TEST(ConfigSummary, GoldenDefaults) {
             "routes: (none)\n"
             "upstream: allowed_ips 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 (default) | validation off | tls: "
             "ca_file none, system CAs no\n"
+            "trusted_proxies: 127.0.0.0/8, ::1/128\n"
             "limits: request header 16KiB, request body 16MiB, response header 64KiB, header timeout 10s, body "
             "timeout 1m, keepalive 1m\n"
             "log_level: info, shutdown_timeout: 30s, workers: auto\n");

@@ -106,3 +106,30 @@ TEST(Forwarding, DotSegmentsAreDetectedAlsoWhenEncoded) {
 
 }  // namespace
 }  // namespace mcpgate::http
+
+namespace mcpgate::http {
+namespace {
+
+TEST(Forwarding, ClientAddressReportedByAProxy) {
+  auto reported = [](std::vector<std::pair<std::string, std::string>> fields) {
+    boost::beast::http::fields f;
+    for (auto& [name, value] : fields) f.insert(name, value);
+    return forwarded_client_address(f);
+  };
+  EXPECT_EQ(reported({{"Cf-Connecting-Ip", " 203.0.113.7 "}, {"X-Forwarded-For", "198.51.100.1"}}), "203.0.113.7");
+  EXPECT_EQ(reported({{"Cf-Connecting-Ip", "2001:DB8::1"}}), "2001:db8::1");
+  EXPECT_EQ(reported({{"Cf-Connecting-Ip", "::ffff:192.0.2.1"}}), "192.0.2.1");
+  // The nearest hop: last entry of the last field line.
+  EXPECT_EQ(reported({{"X-Forwarded-For", "10.0.0.1, 192.0.2.9"}}), "192.0.2.9");
+  EXPECT_EQ(reported({{"X-Forwarded-For", "10.0.0.1"}, {"X-Forwarded-For", "192.0.2.10"}}), "192.0.2.10");
+  EXPECT_EQ(reported({{"X-Forwarded-For", "[2001:db8::2]:443"}}), "2001:db8::2");
+  // Garbage in Cf-Connecting-Ip falls back to X-Forwarded-For; garbage everywhere is nothing.
+  EXPECT_EQ(reported({{"Cf-Connecting-Ip", "evil"}, {"X-Forwarded-For", "192.0.2.3"}}), "192.0.2.3");
+  EXPECT_EQ(reported({{"X-Forwarded-For", "192.0.2.3, unknown"}}), std::nullopt);
+  EXPECT_EQ(reported({{"X-Forwarded-For", "192.0.2.3,"}}), std::nullopt);
+  EXPECT_EQ(reported({{"X-Forwarded-For", "[::1"}}), std::nullopt);
+  EXPECT_EQ(reported({}), std::nullopt);
+}
+
+}  // namespace
+}  // namespace mcpgate::http
