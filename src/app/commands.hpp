@@ -4,6 +4,11 @@
 
 #include <optional>
 #include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
 
 namespace mcpgate::app {
 
@@ -25,5 +30,29 @@ struct hello_options {
   unsigned slow_default_steps = 5;
 };
 int run_hello(const hello_options& options);
+
+// `certs`, `init` and `doctor` declare their own CLI11 options (add_*_command), since each
+// has several subcommands or many flags; main.cpp only dispatches.
+struct certs_options {
+  enum class action { none, ca, server, renew, inspect };
+  action what = action::none;
+  std::string out_dir;
+  std::string ca_dir;
+  std::string domain;
+  std::string key_type;  // "" = the subcommand's default
+  int days = 0;          // 0 = the subcommand's default
+  std::string common_name = "mcp-tunnel-ca";
+  bool force = false;
+  struct key_mode_flags {
+    bool group_readable = false;
+    bool world_readable = false;
+  } keys;
+  std::string renew_before = "0";
+  std::vector<std::string> files;  // inspect
+  std::string ca_file;             // inspect --ca
+  bool json = false;
+};
+CLI::App* add_certs_command(CLI::App& app, certs_options& options);
+int run_certs(const certs_options& options);
 
 }  // namespace mcpgate::app

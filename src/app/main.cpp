@@ -51,6 +51,9 @@ int main(int argc, char** argv) {
   hel->add_option("-l,--listen", hello.listen, "host:port to listen on (port 0 = any free port)")->capture_default_str();
   hel->add_option("--slow-steps", hello.slow_default_steps, "Default progress steps of the `slow` tool")->capture_default_str();
 
+  certs_options certs;
+  auto* crt = add_certs_command(app, certs);
+
   auto args = normalise_go_flags(argc, argv);
   std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
   try {
@@ -62,5 +65,6 @@ int main(int argc, char** argv) {
   if (*gw) return run_gateway(gateway);
   if (*val) return run_validate(validate);
   if (*hel) return run_hello(hello);
+  if (*crt) return run_certs(certs);
   return 2;
 }
