@@ -55,4 +55,17 @@ struct certs_options {
 CLI::App* add_certs_command(CLI::App& app, certs_options& options);
 int run_certs(const certs_options& options);
 
+struct doctor_options {
+  std::string config_path = "/etc/mcp-gateway/config.yaml";
+  std::optional<std::string> tunnel_domain;
+  std::string edge;      // HOST:PORT to reach, "" = not checked
+  std::string as_user;   // "UID[:GID]": can this user read the key (the container's 65532)
+  std::string data_dir;  // where the config's /data/... files are on this host
+  std::string ca_file;   // default: ca.crt beside tls.cert_file
+  int timeout_ms = 3000;
+  bool offline = false;  // no DNS, connects or binds (init runs doctor this way)
+};
+CLI::App* add_doctor_command(CLI::App& app, doctor_options& options);
+int run_doctor(const doctor_options& options);
+
 }  // namespace mcpgate::app

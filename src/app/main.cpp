@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
 
   certs_options certs;
   auto* crt = add_certs_command(app, certs);
+  doctor_options doctor;
+  auto* doc = add_doctor_command(app, doctor);
 
   auto args = normalise_go_flags(argc, argv);
   std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
@@ -66,5 +68,6 @@ int main(int argc, char** argv) {
   if (*val) return run_validate(validate);
   if (*hel) return run_hello(hello);
   if (*crt) return run_certs(certs);
+  if (*doc) return run_doctor(doctor);
   return 2;
 }

@@ -4,8 +4,8 @@
 
 namespace mcpgate::pki {
 
-error::error(std::string file, const std::string& message)
-    : std::runtime_error(file.empty() ? message : file + ": " + message), file_(std::move(file)) {}
+error::error(std::string file, const std::string& message, int code)
+    : std::runtime_error(file.empty() ? message : file + ": " + message), file_(std::move(file)), code_(code) {}
 
 std::string openssl_reason() {
   // The last queued error is the most specific one (the outermost call queues last).

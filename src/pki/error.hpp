@@ -9,12 +9,15 @@ namespace mcpgate::pki {
 
 class error : public std::runtime_error {
  public:
-  // what() is "FILE: MESSAGE", or MESSAGE alone when `file` is empty.
-  error(std::string file, const std::string& message);
+  // what() is "FILE: MESSAGE", or MESSAGE alone when `file` is empty. `code` is the errno
+  // of a failed system call (EACCES tells "permission denied" apart), else 0.
+  error(std::string file, const std::string& message, int code = 0);
   const std::string& file() const noexcept { return file_; }
+  int code() const noexcept { return code_; }
 
  private:
   std::string file_;
+  int code_ = 0;
 };
 
 // OpenSSL's queued reason for the last failure ("unknown OpenSSL error" when it queued

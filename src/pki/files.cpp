@@ -18,7 +18,8 @@ namespace mcpgate::pki {
 namespace {
 
 [[noreturn]] void throw_errno(const std::string& path, const std::string& what) {
-  throw error(path, what + ": " + std::strerror(errno));
+  const int code = errno;
+  throw error(path, what + ": " + std::strerror(code), code);
 }
 
 class fd_guard {
