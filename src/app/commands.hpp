@@ -68,4 +68,19 @@ struct doctor_options {
 CLI::App* add_doctor_command(CLI::App& app, doctor_options& options);
 int run_doctor(const doctor_options& options);
 
+struct init_options {
+  std::string dir = "mcp-tunnel";
+  std::string tunnel_domain;
+  std::vector<std::string> routes;  // name=scheme://host:port
+  std::string token_file;
+  bool token_stdin = false;
+  std::string token_on_argv;  // --token, refused: argv is visible to every local user
+  std::string layout = "compose";
+  std::string image = "mcpgate:latest";
+  std::string key_type;  // "" = rsa-4096
+  bool force_config = false;
+};
+CLI::App* add_init_command(CLI::App& app, init_options& options);
+int run_init(const init_options& options);
+
 }  // namespace mcpgate::app

@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
   auto* crt = add_certs_command(app, certs);
   doctor_options doctor;
   auto* doc = add_doctor_command(app, doctor);
+  init_options init;
+  auto* ini = add_init_command(app, init);
 
   auto args = normalise_go_flags(argc, argv);
   std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
@@ -69,5 +71,6 @@ int main(int argc, char** argv) {
   if (*hel) return run_hello(hello);
   if (*crt) return run_certs(certs);
   if (*doc) return run_doctor(doctor);
+  if (*ini) return run_init(init);
   return 2;
 }
