@@ -207,9 +207,10 @@ void downstream_session::force_close() {
 
 asio::awaitable<void> downstream_session::run(std::shared_ptr<downstream_session> self) {
   try {
-    if (self->stream_.kind() == net::stream_kind::websocket_tls && !co_await self->accept_websocket()) co_return;
-    if (self->stream_.is_tls() && !co_await self->handshake()) co_return;
-    while (co_await self->serve_exchange()) {
+    bool ready = true;
+    if (self->stream_.kind() == net::stream_kind::websocket_tls) ready = co_await self->accept_websocket();
+    if (ready && self->stream_.is_tls()) ready = co_await self->handshake();
+    while (ready && co_await self->serve_exchange()) {
     }
     if (self->linger_ && !self->client_gone_ && !self->close_requested_) co_await self->lingering_close();
   } catch (const std::exception& e) {

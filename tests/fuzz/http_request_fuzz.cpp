@@ -1,11 +1,12 @@
 // Fuzz target for what the gateway does with a request header from the network: Beast
-// parses it under the gateway's header limit, then the gateway's own code routes it and
-// rewrites its header for the upstream. None of that may crash; the rewritten header must
+// parses it under the gateway's header limit, then the gateway's own code reads a proxy's
+// client-address report from it, routes it and rewrites its header for the upstream. None of that may crash; the rewritten header must
 // carry no hop-by-hop field and the upstream's Host.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 
@@ -49,6 +50,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!parser.is_header_done()) return 0;
 
   auto req = parser.get();
+  // The client address a trusted proxy reports on a WebSocket upgrade: whatever it is,
+  // what comes back must be a parseable address.
+  if (auto reported = http::forwarded_client_address(req)) {
+    boost::system::error_code aec;
+    boost::asio::ip::make_address(*reported, aec);
+    if (aec) __builtin_trap();
+  }
   const auto target = req.target();
   (void)http::has_dot_segments(target);
   const auto host = req[bhttp::field::host];
