@@ -1,5 +1,6 @@
 #include "config/units.hpp"
 
+#include <cstdio>
 #include <array>
 #include <cstdint>
 #include <limits>
@@ -167,6 +168,73 @@ std::string format_size(std::uint64_t bytes) {
     if (bytes % unit == 0) return std::to_string(bytes / unit) + name;
   }
   return std::to_string(bytes) + "B";
+}
+
+}  // namespace mcpgate::config
+
+namespace mcpgate::config {
+
+namespace {
+
+// Exactly `n` ASCII digits at `pos`, or nullopt.
+std::optional<int> digits(std::string_view s, std::size_t pos, std::size_t n) {
+  if (pos + n > s.size()) return std::nullopt;
+  int value = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return std::nullopt;
+    value = value * 10 + (s[i] - '0');
+  }
+  return value;
+}
+
+}  // namespace
+
+std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string_view text, std::string* error) {
+  using namespace std::chrono;
+  using result = system_clock::time_point;
+  const auto bad = [&](const std::string& why) { return fail<result>(error, why + " (expected 2026-04-01 or 2026-04-01T12:00:00Z)"); };
+  const auto y = digits(text, 0, 4), mo = digits(text, 5, 2), d = digits(text, 8, 2);
+  if (!y || !mo || !d || text.size() < 10 || text[4] != '-' || text[7] != '-') return bad("not a date");
+  const year_month_day date{year{*y}, month{static_cast<unsigned>(*mo)}, day{static_cast<unsigned>(*d)}};
+  if (!date.ok()) return bad("no such day");
+  if (*y < 1970) return bad("a year before 1970");
+  sys_seconds t = sys_days{date};
+  if (text.size() == 10) return result{t};
+  if (text[10] != 'T' && text[10] != 't' && text[10] != ' ') return bad("unexpected text after the date");
+  const auto h = digits(text, 11, 2), mi = digits(text, 14, 2), sec = digits(text, 17, 2);
+  if (!h || !mi || !sec || text.size() < 19 || text[13] != ':' || text[16] != ':') return bad("not a time of day");
+  if (*h > 23 || *mi > 59 || *sec > 60) return bad("time of day out of range");
+  t += hours{*h} + minutes{*mi} + seconds{std::min(*sec, 59)};
+  std::size_t pos = 19;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    const std::size_t start = pos;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
+    if (pos == start) return bad("empty fraction of a second");
+  }
+  if (pos == text.size()) return bad("missing time zone (Z or +hh:mm)");
+  if ((text[pos] == 'Z' || text[pos] == 'z') && pos + 1 == text.size()) return result{t};
+  if (text[pos] != '+' && text[pos] != '-') return bad("bad time zone");
+  const auto oh = digits(text, pos + 1, 2), om = digits(text, pos + 4, 2);
+  if (!oh || !om || text.size() != pos + 6 || text[pos + 3] != ':' || *oh > 23 || *om > 59) return bad("bad time zone offset");
+  const auto offset = hours{*oh} + minutes{*om};
+  const sys_seconds utc = text[pos] == '+' ? t - offset : t + offset;
+  if (utc < sys_seconds{}) return bad("a time before 1970");
+  return result{utc};
+}
+
+std::string format_timestamp(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  const auto secs = floor<seconds>(t);
+  const auto days = floor<std::chrono::days>(secs);
+  const year_month_day date{days};
+  const hh_mm_ss tod{secs - days};
+  char out[32];
+  std::snprintf(out, sizeof out, "%04d-%02u-%02uT%02ld:%02ld:%02lldZ", static_cast<int>(date.year()),
+                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                static_cast<long>(tod.hours().count()), static_cast<long>(tod.minutes().count()),
+                static_cast<long long>(tod.seconds().count()));
+  return out;
 }
 
 }  // namespace mcpgate::config

@@ -5,6 +5,7 @@
 // mean the same thing here. Sizes are whole numbers with an optional binary unit.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,6 +22,13 @@ std::optional<duration> parse_duration(std::string_view text, std::string* error
 
 // "16KiB", "4 MiB", "1GiB", "512", "512B" (units case-insensitive). Zero is refused.
 std::optional<std::uint64_t> parse_size(std::string_view text, std::string* error = nullptr);
+
+// A UTC instant as config files write window bounds: a date "2026-04-01" (00:00 UTC that
+// day) or an RFC 3339 time "2026-04-01T12:30:00Z" / "2026-04-01T14:30:00+02:00"
+// (fractional seconds accepted and dropped). On failure sets `error` to the reason.
+std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string_view text, std::string* error = nullptr);
+// "2026-04-01T12:30:00Z".
+std::string format_timestamp(std::chrono::system_clock::time_point t);
 
 // The shortest exact Go-style spelling: "0s", "500ms", "10s", "5m", "1h30m", "1.5s".
 std::string format_duration(duration d);

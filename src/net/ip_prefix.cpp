@@ -119,10 +119,19 @@ ip_prefix_set::ip_prefix_set(const std::vector<ip_prefix>& prefixes) {
     ranges_.push_back({p.network(), fill_host_bits(p.network(), p.bits(), true)});
   }
   std::sort(ranges_.begin(), ranges_.end(), [](const range& a, const range& b) { return a.first < b.first; });
-  // Merge overlapping or nested ranges so that lookup is one binary search.
+  // Merge overlapping, nested and adjacent ranges so that lookup is one binary search
+  // over as few ranges as possible (100,000 consecutive /24s become one range).
   std::vector<range> merged;
+  auto touches = [](const ip_bytes& last, const ip_bytes& next_first) {
+    if (next_first <= last) return true;
+    ip_bytes after = last;  // last + 1, unless last is the very top of the space
+    for (int i = 15; i >= 0; --i) {
+      if (++after[static_cast<std::size_t>(i)] != 0) return after == next_first;
+    }
+    return false;
+  };
   for (const auto& r : ranges_) {
-    if (!merged.empty() && r.first <= merged.back().last) {
+    if (!merged.empty() && touches(merged.back().last, r.first)) {
       merged.back().last = std::max(merged.back().last, r.last);
     } else {
       merged.push_back(r);

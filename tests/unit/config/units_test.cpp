@@ -110,3 +110,30 @@ TEST(ConfigUnits, FormatsSizesInLargestExactUnit) {
 
 }  // namespace
 }  // namespace mcpgate::config
+
+namespace mcpgate::config {
+namespace {
+
+TEST(Timestamps, DatesAndRfc3339TimesAreUtcInstants) {
+  using namespace std::chrono;
+  const auto day = parse_timestamp("2026-04-01");
+  ASSERT_TRUE(day);
+  EXPECT_EQ(format_timestamp(*day), "2026-04-01T00:00:00Z");
+  EXPECT_EQ(format_timestamp(*parse_timestamp("2026-04-01T12:30:05Z")), "2026-04-01T12:30:05Z");
+  EXPECT_EQ(format_timestamp(*parse_timestamp("2026-04-01T14:30:05.250+02:00")), "2026-04-01T12:30:05Z");
+  EXPECT_EQ(format_timestamp(*parse_timestamp("2026-03-31T20:00:00-05:00")), "2026-04-01T01:00:00Z");
+  EXPECT_EQ(*parse_timestamp("2024-02-29"), sys_days{year{2024} / 2 / 29});
+}
+
+TEST(Timestamps, RefusalsSayWhy) {
+  std::string why;
+  for (const char* bad : {"", "2026-4-01", "2026-02-30", "2026-04-01T25:00:00Z", "2026-04-01T12:00:00",
+                          "2026-04-01T12:00:00+0200", "2026-04-01 tomorrow", "2026-04-01T12:00:00.Z", "01/04/2026", "1969-12-31"}) {
+    why.clear();
+    EXPECT_FALSE(parse_timestamp(bad, &why)) << bad;
+    EXPECT_NE(why.find("expected 2026-04-01 or 2026-04-01T12:00:00Z"), std::string::npos) << bad << ": " << why;
+  }
+}
+
+}  // namespace
+}  // namespace mcpgate::config
