@@ -4,23 +4,20 @@
 #include <boost/json.hpp>
 
 #include <fstream>
-#include <regex>
 
 #include "cli/cli_support.hpp"
 
 namespace mcpgate::cli_test {
 namespace {
 
-// "90d 0h" or, when a second ticks between issuing and checking, "89d 23h".
-const std::string ninety_days = "(90d 0h|89d 23h)";
-
-bool matches(const std::string& text, const std::string& pattern) {
-  return std::regex_search(text, std::regex(pattern));
-}
-
-std::string quoted(const std::string& literal) {
-  static const std::regex special(R"([.^$|()\[\]{}*+?\\])");
-  return std::regex_replace(literal, special, R"(\$&)");
+// Whether `text` starts with (or, `whole`, is) before + "90d 0h" + after, or the same
+// with "89d 23h": a second may tick between issuing and checking.
+bool ninety_days(const std::string& text, const std::string& before, const std::string& after, bool whole = false) {
+  for (const char* left : {"90d 0h", "89d 23h"}) {
+    const std::string expected = before + left + after;
+    if (whole ? text == expected : text.rfind(expected, 0) == 0) return true;
+  }
+  return false;
 }
 
 // ca + an ECDSA server certificate (fast) in `dir`, both expected to succeed.
@@ -151,8 +148,7 @@ TEST(CertsCli, RenewIsANoOpWhileFarFromExpiry) {
   const std::string key = read_text(dir / "tls.key");
   const auto renew = run_mcpgate({"certs", "renew", "--ca", dir.path(), "--out", dir.path(), "--renew-before", "720h"});
   ASSERT_EQ(renew.exit_code, 0) << renew.err;
-  EXPECT_TRUE(matches(renew.out, "^" + quoted(dir / "tls.crt") + ": " + ninety_days +
-                                     " left, more than --renew-before 720h: not renewed\n$"))
+  EXPECT_TRUE(ninety_days(renew.out, (dir / "tls.crt") + ": ", " left, more than --renew-before 720h: not renewed\n", true))
       << renew.out;
   EXPECT_EQ(read_text(dir / "tls.crt"), cert);
   EXPECT_EQ(read_text(dir / "tls.key"), key);
@@ -172,8 +168,10 @@ TEST(CertsCli, RenewReissuesNearExpiryKeepingDomainKeyTypeAndMode) {
 
   const auto inspect = run_mcpgate({"certs", "inspect", "--ca", dir / "ca.crt", dir / "tls.crt", "--domain", "example.test"});
   EXPECT_EQ(inspect.exit_code, 0) << inspect.out;
-  EXPECT_TRUE(matches(inspect.out, "\nPASS validity: valid until [-0-9: ]+ UTC \\(" + ninety_days + " left\\)\n"))
-      << inspect.out;
+  const auto validity = lines_starting(inspect.out, "PASS validity: valid until ");
+  ASSERT_EQ(validity.size(), 1u) << inspect.out;
+  EXPECT_TRUE(validity[0].size() > 20 && ninety_days(validity[0].substr(validity[0].find(" UTC (")), " UTC (", " left)", true))
+      << validity[0];
 }
 
 TEST(CertsCli, RenewDefaultsAlwaysRenewAndReplaceAForeignCertificate) {
@@ -188,9 +186,9 @@ TEST(CertsCli, RenewDefaultsAlwaysRenewAndReplaceAForeignCertificate) {
   ASSERT_EQ(run_mcpgate({"certs", "ca", "--out", dir.path(), "--force"}).exit_code, 0);
   const auto foreign = run_mcpgate({"certs", "renew", "--ca", dir.path(), "--out", dir.path(), "--renew-before", "720h"});
   ASSERT_EQ(foreign.exit_code, 0) << foreign.err;
-  EXPECT_TRUE(matches(foreign.out, "^renewing " + quoted(dir / "tls.crt") + " although " + ninety_days +
-                                      " left: signed by CA: the issuer name is CN=mcp-tunnel-ca but the CA's key does "
-                                      "not verify the signature"))
+  EXPECT_TRUE(ninety_days(foreign.out, "renewing " + (dir / "tls.crt") + " although ",
+                          " left: signed by CA: the issuer name is CN=mcp-tunnel-ca but the CA's key does not verify "
+                          "the signature"))
       << foreign.out;
   const auto inspect = run_mcpgate({"certs", "inspect", dir / "ca.crt", dir / "tls.crt"});
   EXPECT_EQ(inspect.exit_code, 0) << inspect.out;
