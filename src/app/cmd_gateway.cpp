@@ -38,7 +38,8 @@ void report_diagnostics(const config::load_result& loaded) {
 
 int run_gateway(const gateway_options& options) {
   observability::init_logging(config::log_level::info);
-  config::overrides over{options.tunnel_domain};
+  config::overrides over;
+  over.tunnel_domain = options.tunnel_domain;
   auto loaded = config::load_file(options.config_path, over);
   report_diagnostics(loaded);
   if (!loaded.ok()) {

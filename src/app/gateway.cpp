@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <boost/asio/as_tuple.hpp>
@@ -106,8 +107,8 @@ net::stream_kind stream_kind_of(config::listener_mode mode) {
   return net::stream_kind::plain;
 }
 
-asio::awaitable<void> accept_loop(http::worker& w, tcp::acceptor& acceptor, net::stream_kind kind,
-                                  std::atomic<std::shared_ptr<asio::ssl::context>>& tls) {
+asio::awaitable<void> accept_loop(http::worker& w, tcp::acceptor& acceptor, std::size_t listener_index,
+                                  net::stream_kind kind, std::atomic<std::shared_ptr<asio::ssl::context>>& tls) {
   constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(nothrow);
@@ -120,7 +121,7 @@ asio::awaitable<void> accept_loop(http::worker& w, tcp::acceptor& acceptor, net:
       continue;
     }
     ++w.stats().connections_accepted;
-    auto session = std::make_shared<http::downstream_session>(w, std::move(socket), kind, tls.load());
+    auto session = std::make_shared<http::downstream_session>(w, std::move(socket), listener_index, kind, tls.load());
     http::downstream_session::start(std::move(session));
   }
 }
@@ -175,8 +176,9 @@ void gateway::start() {
   }
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     auto& w = *workers_[i];
-    for (auto& slot : slots_) {
-      asio::co_spawn(w.io(), accept_loop(w, *slot->acceptors[i], stream_kind_of(slot->cfg.mode), slot->tls),
+    for (std::size_t l = 0; l < slots_.size(); ++l) {
+      auto& slot = *slots_[l];
+      asio::co_spawn(w.io(), accept_loop(w, *slot.acceptors[i], l, stream_kind_of(slot.cfg.mode), slot.tls),
                      asio::detached);
     }
     w.start_tick();
@@ -193,6 +195,7 @@ void gateway::start() {
     });
   }
   schedule_certificate_poll();
+  schedule_access_rebuild();
   control_thread_ = std::thread([this] {
     try {
       control_.run();
@@ -216,6 +219,41 @@ void gateway::schedule_certificate_poll() {
     poll_certificates();
     schedule_certificate_poll();
   });
+}
+
+void gateway::schedule_access_rebuild() {
+  const auto next = current_.load()->next_access_change;
+  access_timer_.cancel();
+  if (!next) return;
+  // Wall-clock instant, steady timer: wake at most hourly so a clock change is noticed.
+  const auto wait = std::clamp<std::chrono::system_clock::duration>(*next - std::chrono::system_clock::now(),
+                                                                      std::chrono::seconds(0), std::chrono::hours(1));
+  access_timer_.expires_after(wait);
+  access_timer_.async_wait([this, next](error_code ec) {
+    if (ec) return;
+    if (std::chrono::system_clock::now() >= *next) rebuild_for_time();
+    schedule_access_rebuild();
+  });
+}
+
+void gateway::rebuild_for_time() {
+  std::lock_guard lock(snapshot_mutex_);
+  const auto old = current_.load();
+  const auto now = std::chrono::system_clock::now();
+  try {
+    current_.store(std::make_shared<const http::runtime_snapshot>(old->cfg, ++generation_, now));
+  } catch (const std::exception& e) {
+    spdlog::error("access rules not updated for the time of day: {}", e.what());
+    return;
+  }
+  for (const auto& set : old->cfg->ip_sets) {
+    for (const auto& e : set.entries) {
+      const bool was = e.window.contains(old->compiled_at);
+      const bool is = e.window.contains(now);
+      if (was && !is) spdlog::info("ip_sets entry expired: {} {}", e.origin, e.prefix.to_string());
+      if (!was && is) spdlog::info("ip_sets entry now active: {} {}", e.origin, e.prefix.to_string());
+    }
+  }
 }
 
 std::size_t gateway::poll_certificates() {
@@ -268,6 +306,7 @@ bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& err
       }
       new_tls.push_back(listener_tls(a));  // re-reads certificate files: rotation by SIGHUP
     }
+    std::lock_guard lock(snapshot_mutex_);
     auto snap = std::make_shared<const http::runtime_snapshot>(cfg, ++generation_);
     current_.store(std::move(snap));
   } catch (const std::exception& e) {
@@ -288,6 +327,7 @@ bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& err
   }
   observability::set_log_level(cfg->level);
   log_routes(*cfg);
+  asio::post(control_, [this] { schedule_access_rebuild(); });
   return true;
 }
 

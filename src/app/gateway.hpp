@@ -58,6 +58,9 @@ class gateway {
  private:
   struct listener_slot;
   void schedule_certificate_poll();
+  // ip_sets windows: a new snapshot (same config) when an entry starts or stops matching.
+  void schedule_access_rebuild();
+  void rebuild_for_time();
 
   http::snapshot_slot current_;
   std::uint64_t generation_ = 0;
@@ -69,6 +72,8 @@ class gateway {
   // Housekeeping off the data path (certificate polling): its own thread and io_context.
   boost::asio::io_context control_{1};
   boost::asio::steady_timer certificate_timer_{control_};
+  boost::asio::steady_timer access_timer_{control_};
+  std::mutex snapshot_mutex_;  // reload() vs rebuild_for_time(): one writer of current_ at a time
   std::thread control_thread_;
   std::mutex certificates_mutex_;  // poll_certificates() vs reload()
   std::atomic<std::uint64_t> certificate_reloads_{0};

@@ -7,10 +7,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "net/ip_prefix.hpp"
+#include "net/ip_set.hpp"
 
 namespace mcpgate::config {
 
@@ -28,6 +30,29 @@ struct tls_files {
   bool empty() const { return cert_file.empty() && key_file.empty(); }
 };
 
+// A named set of addresses (`ip_sets:`), entries optionally limited to a time window.
+struct named_ip_set {
+  std::string name;
+  std::vector<net::ip_set_entry> entries;
+};
+
+// Who may use a listener or a route, by client address. `allow` / `deny` hold names of
+// ip_sets or literal prefixes. A deny match refuses; a non-empty allow list refuses every
+// address outside it.
+struct access_rule {
+  struct reference {
+    std::string set;                      // name of an ip_sets entry, or "" for a literal
+    std::optional<net::ip_prefix> prefix; // the literal
+  };
+  enum class deny_action { forbidden, abort };  // 403, or close without a response
+  std::vector<reference> allow;
+  std::vector<reference> deny;
+  deny_action action = deny_action::forbidden;
+  bool dry_run = false;  // log and count would-be denials, refuse nothing
+  std::string where;     // "listeners[0]", "routes.echo": names the rule in logs
+  bool empty() const { return allow.empty() && deny.empty(); }
+};
+
 // plain: HTTP/1.1 over TCP. tls: HTTP/1.1 over TLS. ws: Anthropic mcp-proxy's listener,
 // a plaintext WebSocket whose binary stream carries TLS (the drop-in issue builds it).
 enum class listener_mode { plain, tls, ws };
@@ -39,6 +64,9 @@ struct listener {
   listener_mode mode = listener_mode::plain;
   tls_files tls;         // the listener's own tls: keys, else the top-level tls: (tls/ws modes)
   bool from_listen_addr = false;  // built from the Anthropic `listen_addr` key
+  // Checked before TLS (plain/tls: the socket peer; ws: the client cloudflared reports);
+  // a refused connection is closed without a byte.
+  access_rule access;
 };
 
 // An upstream in Anthropic's form `scheme://host:port` (port mandatory, no path).
@@ -65,6 +93,7 @@ struct route {
   upstream_target upstream;
   route_timeouts timeouts;
   bool preserve_host = false;  // forward the client's Host instead of the upstream authority
+  access_rule access;
 };
 
 struct upstream_settings {
@@ -102,6 +131,7 @@ struct config {
   // X-Forwarded-For on the WebSocket upgrade. Default loopback (cloudflared shares the
   // gateway's network namespace in the documented deployments); setting it replaces that.
   std::vector<net::ip_prefix> trusted_proxies = net::loopback_prefixes();
+  std::vector<named_ip_set> ip_sets;  // in file order
   unsigned workers = 0;       // 0 = one per core
 };
 

@@ -14,6 +14,7 @@
 #include <boost/url/url_view.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -51,11 +52,14 @@ using key_list = std::initializer_list<std::string_view>;
 constexpr std::uintmax_t max_file_bytes = 4 * 1024 * 1024;
 
 const key_list top_keys{"listen_addr", "log_level", "shutdown_timeout", "tunnel_domain", "tls",
-                        "routes", "upstream", "listeners", "limits", "workers", "trusted_proxies"};
+                        "routes", "upstream", "listeners", "limits", "workers", "trusted_proxies", "ip_sets"};
 const key_list tls_keys{"cert_file", "key_file", "poll_interval"};
-const key_list listener_keys{"address", "mode", "tls"};
+const key_list listener_keys{"address", "mode", "tls", "allow", "deny", "dry_run"};
 const key_list route_keys{"path", "upstream", "connect_timeout", "response_header_timeout",
-                          "stream_idle_timeout", "preserve_host"};
+                          "stream_idle_timeout", "preserve_host", "allow", "deny", "action", "dry_run"};
+const key_list ip_set_entry_keys{"cidr", "from", "until"};
+// Within this, validate warns that an ip_sets entry is about to stop matching.
+constexpr auto expiry_warning_window = std::chrono::hours(24 * 30);
 const key_list upstream_keys{"allowed_ips", "disable_ip_validation", "tls"};
 const key_list upstream_tls_keys{"ca_file", "include_system_cas"};
 const key_list limits_keys{"max_request_header_bytes", "max_request_body_bytes", "max_response_header_bytes",
@@ -415,6 +419,8 @@ class loader {
       limits(v);
     } else if (k == "workers") {
       if (auto n = read_unsigned(v, k, 0, 256)) cfg_.workers = static_cast<unsigned>(*n);
+    } else if (k == "ip_sets") {
+      ip_sets(v);
     } else if (k == "trusted_proxies") {
       if (auto prefixes = prefix_list(v, k, "[127.0.0.1, 10.0.0.0/8]",
                                       "trusts every peer: any client can then claim any address")) {
@@ -636,12 +642,17 @@ class loader {
       bool ok = true;
       listener_mode mode = listener_mode::plain;
       tls_files tls;
+      access_rule rule;
+      rule.where = path;
+      rule.action = access_rule::deny_action::abort;  // before TLS there is no one to answer
       for (const entry& e : entries(item, path, listener_keys)) {
         const std::string key_path = join(path, e.key);
         if (e.key == "address") {
           have_address = true;
           l = read_address(e.value, key_path);
           ok = ok && l.has_value();
+        } else if (read_access_key(e, key_path, rule, false)) {
+          // allow / deny / dry_run
         } else if (e.key == "mode") {
           auto s = read_string(e.value, key_path);
           if (!s) ok = false;
@@ -663,6 +674,7 @@ class loader {
       if (!ok || !l) continue;
       l->mode = mode;
       l->tls = tls;
+      l->access = std::move(rule);
       listener_entries_.push_back(std::move(*l));
       listener_entry_sources_.push_back({path, place_of(item)});
     }
@@ -740,12 +752,14 @@ class loader {
     route r;
     r.name = std::move(name);
     r.host_key = host_key;
+    r.access.where = path;
     bool ok = true;
     bool have_upstream = false;
     place upstream_at;
     for (const entry& e : entries(node, path, route_keys)) {
       const std::string key_path = join(path, e.key);
       const YAML::Node& v = e.value;
+      if (read_access_key(e, key_path, r.access, true)) continue;
       if (e.key == "path") {
         auto p = read_route_path(v, key_path);
         if (!p) {
@@ -839,6 +853,178 @@ class loader {
     route_sources_.push_back({std::move(upstream_path), upstream_at});
   }
 
+  // ---- ip_sets and access rules ----------------------------------------------------
+
+  void ip_sets(const YAML::Node& node) {
+    if (!expect_map(node, "ip_sets")) return;
+    for (const entry& e : entries(node, "ip_sets", {})) {
+      const std::string path = join("ip_sets", e.key);
+      if (!valid_set_name(e.key)) {
+        error(e.key_node, path,
+              "invalid set name " + quote(e.key) + " (letters, digits, '_', '-', '.', starting with a letter)");
+        continue;
+      }
+      if (!e.value.IsSequence()) {
+        error(e.value, path, "expected a list of addresses or { cidr, from, until } entries, got " + describe(e.value));
+        continue;
+      }
+      named_ip_set set{e.key, {}};
+      std::size_t i = 0;
+      for (auto it = e.value.begin(); it != e.value.end(); ++it, ++i) {
+        const YAML::Node item = *it;
+        if (auto entry = ip_set_entry(item, index(path, i))) {
+          set.entries.push_back(std::move(*entry));
+          ip_set_entry_places_[index(path, i)] = place_of(item);
+        }
+      }
+      cfg_.ip_sets.push_back(std::move(set));
+    }
+  }
+
+  std::optional<net::ip_set_entry> ip_set_entry(const YAML::Node& item, const std::string& path) {
+    auto prefix_of = [&](const YAML::Node& n, const std::string& p) -> std::optional<net::ip_prefix> {
+      auto text = read_string(n, p);
+      if (!text) return std::nullopt;
+      std::string why;
+      auto prefix = net::ip_prefix::parse(*text, &why);
+      if (!prefix) error(n, p, "invalid IP prefix " + quote(*text) + ": " + why);
+      return prefix;
+    };
+    if (!item.IsMap()) {
+      auto prefix = prefix_of(item, path);
+      if (!prefix) return std::nullopt;
+      return net::ip_set_entry{*prefix, {}, path};
+    }
+    std::optional<net::ip_prefix> prefix;
+    net::time_window window;
+    bool ok = true;
+    YAML::Node until_node;
+    for (const entry& e : entries(item, path, ip_set_entry_keys)) {
+      const std::string key_path = join(path, e.key);
+      if (e.key == "cidr") {
+        prefix = prefix_of(e.value, key_path);
+        ok = ok && prefix.has_value();
+        continue;
+      }
+      auto text = read_string(e.value, key_path);
+      std::string why;
+      auto t = text ? parse_timestamp(*text, &why) : std::nullopt;
+      if (!t) {
+        if (text) error(e.value, key_path, "invalid time " + quote(*text) + ": " + why);
+        ok = false;
+        continue;
+      }
+      if (e.key == "from") {
+        window.from = t;
+      } else {
+        window.until = t;
+        until_node = e.value;
+      }
+    }
+    if (!node_has_key(item, "cidr")) {
+      error(item, join(path, "cidr"), "missing required key \"cidr\" (e.g. { cidr: 34.162.46.92/32, until: 2026-04-01 })");
+      return std::nullopt;
+    }
+    if (ok && window.from && window.until && *window.until <= *window.from) {
+      error(until_node, join(path, "until"), "until (" + format_timestamp(*window.until) +
+                                                 ") is not after from (" + format_timestamp(*window.from) + ")");
+      ok = false;
+    }
+    if (!ok || !prefix) return std::nullopt;
+    return net::ip_set_entry{*prefix, window, path};
+  }
+
+  static bool valid_set_name(std::string_view name) {
+    if (name.empty() || !std::isalpha(static_cast<unsigned char>(name.front()))) return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+    });
+  }
+
+  // allow / deny / action / dry_run of a listener or route; false for any other key.
+  bool read_access_key(const entry& e, const std::string& path, access_rule& rule, bool route_level) {
+    if (e.key == "allow" || e.key == "deny") {
+      read_rule_list(e.value, path, e.key == "allow" ? rule.allow : rule.deny);
+      return true;
+    }
+    if (e.key == "dry_run") {
+      if (auto b = read_bool(e.value, path)) rule.dry_run = *b;
+      return true;
+    }
+    if (e.key == "action" && route_level) {
+      if (auto s = read_string(e.value, path)) {
+        if (*s == "abort") rule.action = access_rule::deny_action::abort;
+        else if (*s == "403") rule.action = access_rule::deny_action::forbidden;
+        else error(e.value, path, "invalid action " + quote(*s) + " (expected abort or 403)");
+      }
+      return true;
+    }
+    return false;
+  }
+
+  // A list of ip_sets names and literal prefixes; names are resolved in cross_checks.
+  void read_rule_list(const YAML::Node& node, const std::string& path, std::vector<access_rule::reference>& out) {
+    if (!node.IsSequence()) {
+      error(node, path, "expected a list of ip_sets names or IP prefixes (e.g. [claude, 10.0.0.0/8]), got " + describe(node));
+      return;
+    }
+    each_string(node, path, [&](const std::string& text, const YAML::Node& item, const std::string& item_path) {
+      if (valid_set_name(text)) {
+        out.push_back({text, std::nullopt});
+        set_references_.push_back({text, item_path, place_of(item)});
+        return;
+      }
+      std::string why;
+      auto prefix = net::ip_prefix::parse(text, &why);
+      if (!prefix) {
+        error(item, item_path, "invalid entry " + quote(text) + ": not an ip_sets name, and not an IP prefix (" + why + ")");
+        return;
+      }
+      out.push_back({"", *prefix});
+    });
+  }
+
+  // fn(text, item, item_path) for every item of a list; items that are not strings are reported.
+  template <class Fn>
+  void each_string(const YAML::Node& list, const std::string& path, Fn&& fn) {
+    std::size_t i = 0;
+    for (auto it = list.begin(); it != list.end(); ++it, ++i) {
+      const YAML::Node item = *it;
+      const std::string item_path = index(path, i);
+      if (auto text = read_string(item, item_path)) fn(*text, item, item_path);
+    }
+  }
+
+  void check_ip_sets(std::chrono::system_clock::time_point now) {
+    std::set<std::string> names, used;
+    for (const auto& set : cfg_.ip_sets) names.insert(set.name);
+    for (const auto& ref : set_references_) {
+      used.insert(ref.name);
+      if (names.count(ref.name) == 0) {
+        add(diagnostic::severity::error, ref.at, ref.path,
+            "unknown ip_sets name " + quote(ref.name) + (names.empty() ? " (no ip_sets are defined)" : ""));
+      }
+    }
+    for (const auto& set : cfg_.ip_sets) {
+      if (used.count(set.name) == 0) {
+        add(diagnostic::severity::warning, {}, "ip_sets." + set.name, "set " + quote(set.name) + " is not used by any allow or deny");
+      }
+      for (const auto& e : set.entries) {
+        const place at = ip_set_entry_places_[e.origin];
+        if (!e.window.until) continue;
+        const std::string until = format_timestamp(*e.window.until);
+        if (e.window.expired_at(now)) {
+          add(diagnostic::severity::warning, at, e.origin,
+              e.prefix.to_string() + " expired at " + until + " and matches nothing: remove it");
+        } else if (*e.window.until - now <= expiry_warning_window) {
+          const auto days = std::chrono::duration_cast<std::chrono::hours>(*e.window.until - now).count() / 24;
+          add(diagnostic::severity::warning, at, e.origin,
+              e.prefix.to_string() + " expires at " + until + " (in " + std::to_string(days) + " days)");
+        }
+      }
+    }
+  }
+
   // ---- upstream, limits -------------------------------------------------------------
 
   void upstream(const YAML::Node& node) {
@@ -881,22 +1067,17 @@ class loader {
       return std::nullopt;
     }
     std::vector<net::ip_prefix> out;
-    std::size_t i = 0;
-    for (auto it = node.begin(); it != node.end(); ++it, ++i) {
-      const YAML::Node item = *it;
-      const std::string item_path = index(path, i);
-      auto text = read_string(item, item_path);
-      if (!text) continue;
+    each_string(node, path, [&](const std::string& text, const YAML::Node& item, const std::string& item_path) {
       std::string why;
-      auto prefix = net::ip_prefix::parse(*text, &why);
+      auto prefix = net::ip_prefix::parse(text, &why);
       if (!prefix) {
-        error(item, item_path, "invalid IP prefix " + quote(*text) + ": " + why);
-        continue;
+        error(item, item_path, "invalid IP prefix " + quote(text) + ": " + why);
+        return;
       }
       const std::string shown = prefix->to_string();
       if (shown == "0.0.0.0/0" || shown == "::/0") warning(item, item_path, shown + " " + std::string(wide_means));
       out.push_back(*prefix);
-    }
+    });
     return out;
   }
 
@@ -986,6 +1167,8 @@ class loader {
       }
     }
 
+    check_ip_sets(over_.now.value_or(std::chrono::system_clock::now()));
+
     if (cfg_.upstream.disable_ip_validation) {
       if (cfg_.upstream.allowed_ips_set) {
         error(disable_node_, "upstream.disable_ip_validation",
@@ -1001,6 +1184,14 @@ class loader {
   std::size_t route_count_attempted() const {
     return routes_node_.IsMap() || routes_node_.IsSequence() ? routes_node_.size() : 0;
   }
+
+  struct set_reference {
+    std::string name;
+    std::string path;
+    place at;
+  };
+  std::vector<set_reference> set_references_;       // every ip_sets name an allow/deny uses
+  std::map<std::string, place> ip_set_entry_places_;  // "ip_sets.claude[1]" -> where it is written
 
   std::string file_;
   overrides over_;
@@ -1079,6 +1270,24 @@ load_result load_file(const std::string& path, const overrides& over) {
 
 namespace {
 
+// " allow [claude, 10.0.0.0/8] deny [...] action abort (dry run)", "" without a rule.
+std::string access_text(const access_rule& rule, bool with_action) {
+  if (rule.empty()) return "";
+  auto list = [](const std::vector<access_rule::reference>& refs) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < refs.size(); ++i) {
+      out += (i ? ", " : "") + (refs[i].prefix ? refs[i].prefix->to_string() : refs[i].set);
+    }
+    return out + "]";
+  };
+  std::string out;
+  if (!rule.allow.empty()) out += " allow " + list(rule.allow);
+  if (!rule.deny.empty()) out += " deny " + list(rule.deny);
+  if (with_action) out += rule.action == access_rule::deny_action::abort ? " action abort" : " action 403";
+  if (rule.dry_run) out += " (dry run)";
+  return out;
+}
+
 std::string listener_line(const listener& l) {
   std::string out = "  " + l.address + " " + to_string(l.mode);
   if (l.from_listen_addr) out += " (listen_addr)";
@@ -1086,6 +1295,7 @@ std::string listener_line(const listener& l) {
     out += " cert " + l.tls.cert_file + " key " + l.tls.key_file + " (polled " +
            (l.tls.poll_interval.count() == 0 ? std::string("never") : "every " + format_duration(l.tls.poll_interval)) + ")";
   }
+  out += access_text(l.access, false);
   return out;
 }
 
@@ -1095,7 +1305,7 @@ std::string route_line(const route& r) {
          format_duration(r.timeouts.response_header) + ", stream idle " +
          (r.timeouts.stream_idle.count() == 0 ? std::string("off") : format_duration(r.timeouts.stream_idle));
   if (r.preserve_host) out += ", preserve host";
-  return out + ")";
+  return out + ")" + access_text(r.access, true);
 }
 
 }  // namespace
@@ -1120,6 +1330,17 @@ std::string summarize(const config& cfg) {
   out << " | validation " << (up.disable_ip_validation ? "off" : "on");
   out << " | tls: ca_file " << (up.ca_file.empty() ? "none" : up.ca_file) << ", system CAs "
       << (up.include_system_cas ? "yes" : "no") << "\n";
+  for (const auto& set : cfg.ip_sets) {
+    out << "ip_set " << set.name << ":";
+    for (const auto& e : set.entries) {
+      out << " " << e.prefix.to_string();
+      if (e.window.from || e.window.until) {
+        out << " [" << (e.window.from ? format_timestamp(*e.window.from) : "") << ".."
+            << (e.window.until ? format_timestamp(*e.window.until) : "") << ")";
+      }
+    }
+    out << "\n";
+  }
   out << "trusted_proxies: ";
   for (std::size_t i = 0; i < cfg.trusted_proxies.size(); ++i) out << (i ? ", " : "") << cfg.trusted_proxies[i].to_string();
   if (cfg.trusted_proxies.empty()) out << "(none)";

@@ -5,6 +5,7 @@
 // offending value and what was expected, so `mcpgate validate` can print them all at once.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +32,9 @@ struct diagnostic {
 // Command-line values that override keys of the file (as mcp-proxy's -tunnel-domain does).
 struct overrides {
   std::optional<std::string> tunnel_domain;
+  // "Now" for ip_sets time windows (expiry warnings); unset: the system clock. Tests and
+  // `allowlist check --at` set it.
+  std::optional<std::chrono::system_clock::time_point> now;
 };
 
 struct load_result {

@@ -167,16 +167,18 @@ net::maybe_tls_stream make_stream(asio::ip::tcp::socket socket, net::stream_kind
 
 }  // namespace
 
-downstream_session::downstream_session(worker& owner, asio::ip::tcp::socket socket, net::stream_kind kind,
-                                       std::shared_ptr<asio::ssl::context> tls_context)
+downstream_session::downstream_session(worker& owner, asio::ip::tcp::socket socket, std::size_t listener_index,
+                                       net::stream_kind kind, std::shared_ptr<asio::ssl::context> tls_context)
     : worker_(owner),
       wait_deadline_(owner.io()),
       stream_(make_stream(std::move(socket), kind, tls_context.get())),
-      tls_context_(std::move(tls_context)) {
+      tls_context_(std::move(tls_context)),
+      listener_index_(listener_index) {
   error_code ec;
   peer_ = stream_.tcp().socket().remote_endpoint(ec);
   peer_ip_ = ec ? std::string("unknown") : net::unmapped(peer_.address()).to_string();
   client_ip_ = peer_ip_;
+  client_address_ = net::to_bytes(peer_.address());
   stream_.tcp().socket().set_option(asio::ip::tcp::no_delay(true), ec);
   worker_.add_session(this);
 }
@@ -208,9 +210,16 @@ void downstream_session::force_close() {
 asio::awaitable<void> downstream_session::run(std::shared_ptr<downstream_session> self) {
   try {
     bool ready = true;
-    if (self->stream_.kind() == net::stream_kind::websocket_tls) ready = co_await self->accept_websocket();
+    if (self->stream_.kind() == net::stream_kind::websocket_tls) {
+      ready = co_await self->accept_websocket();  // checks the listener rule itself, once it knows the client
+    } else {
+      ready = self->listener_admits(*self->worker_.snapshot());
+    }
+    // No co_await inside && or ||: g++ 12 may evaluate it whatever the left side says.
     if (ready && self->stream_.is_tls()) ready = co_await self->handshake();
-    while (ready && co_await self->serve_exchange()) {
+    if (ready) {
+      while (co_await self->serve_exchange()) {
+      }
     }
     if (self->linger_ && !self->client_gone_ && !self->close_requested_) co_await self->lingering_close();
   } catch (const std::exception& e) {
@@ -277,14 +286,47 @@ asio::awaitable<bool> downstream_session::accept_websocket() {
     co_return false;
   }
   if (snap->trusted_proxies.contains(net::unmapped(peer_.address()))) {
-    if (auto reported = forwarded_client_address(req)) client_ip_ = *reported;
+    if (auto reported = forwarded_client_address(req)) {
+      client_ip_ = *reported;
+      client_address_ = net::to_bytes(asio::ip::make_address(client_ip_));
+    }
   }
+  if (!listener_admits(*snap)) co_return false;
   auto [aec] = co_await stream_.ws().async_accept(req, nothrow);
   if (aec) {
     spdlog::info("websocket upgrade failed: {} client={} peer={}", aec.message(), client_ip_, peer_ip_);
     co_return false;
   }
   co_return true;
+}
+
+bool downstream_session::listener_admits(const runtime_snapshot& snap) {
+  const auto& rule = snap.listener_access[listener_index_];
+  const auto verdict = rule.check(client_address_);
+  if (verdict == access_verdict::allowed) return true;
+  if (rule.dry_run) {
+    spdlog::warn("ip rule would deny (dry run) client={} rule={}", client_ip_, denying_rule(rule, verdict));
+    return true;
+  }
+  observability::access_record log;
+  log.client = client_ip_;
+  log.peer = peer_ip_;
+  log.reason = "ip_denied";
+  log.rule = denying_rule(rule, verdict);
+  observability::write_access_log(log);
+  return false;
+}
+
+bool downstream_session::route_admits(const compiled_access_rule& rule, observability::access_record& log) {
+  const auto verdict = rule.check(client_address_);
+  if (verdict == access_verdict::allowed) return true;
+  if (rule.dry_run) {
+    spdlog::warn("ip rule would deny (dry run) client={} rule={}", client_ip_, denying_rule(rule, verdict));
+    return true;
+  }
+  log.reason = "ip_denied";
+  log.rule = denying_rule(rule, verdict);
+  return false;
 }
 
 asio::awaitable<void> downstream_session::refuse_upgrade(unsigned status, std::string_view reason,
@@ -408,6 +450,16 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
     co_return parser.is_done() && !close_requested_;
   }
   log.route = route->name;
+  const auto& access = snap->access_of(*route);
+  if (!route_admits(access, log)) {
+    if (access.action == config::access_rule::deny_action::abort) {
+      finish();  // Caddy's `abort`: the connection closes without a response
+      co_return false;
+    }
+    co_await local_reply(403, "ip_denied", "Forbidden\n", log, parser.is_done());
+    finish();
+    co_return parser.is_done() && !close_requested_;
+  }
   log.upstream = route->upstream.to_string();
 
   const bool keep_alive = co_await proxy(*snap, *route, parser, log);

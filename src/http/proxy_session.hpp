@@ -17,6 +17,7 @@
 #include <boost/beast/http/parser.hpp>
 
 #include "http/upstream.hpp"
+#include "net/ip_prefix.hpp"
 #include "net/stream.hpp"
 #include "observability/logging.hpp"
 
@@ -29,8 +30,9 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
  public:
   // `kind` tls: the TLS handshake comes first; websocket_tls: the WebSocket upgrade, then
   // the TLS handshake inside it. Both need `tls_context`.
-  downstream_session(worker& owner, boost::asio::ip::tcp::socket socket, net::stream_kind kind,
-                     std::shared_ptr<boost::asio::ssl::context> tls_context);
+  // `listener_index`: which configured listener accepted it (its access rule applies).
+  downstream_session(worker& owner, boost::asio::ip::tcp::socket socket, std::size_t listener_index,
+                     net::stream_kind kind, std::shared_ptr<boost::asio::ssl::context> tls_context);
   ~downstream_session();
   downstream_session(const downstream_session&) = delete;
   downstream_session& operator=(const downstream_session&) = delete;
@@ -51,6 +53,11 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
 
   static boost::asio::awaitable<void> run(std::shared_ptr<downstream_session> self);
   boost::asio::awaitable<bool> accept_websocket();
+  // The listener's access rule for the client address known so far; false: close now
+  // (logged with reason ip_denied). Before TLS, so a refused client costs no handshake.
+  bool listener_admits(const runtime_snapshot& snap);
+  // A route's rule: true when the client may use it (dry-run denials are logged, not enforced).
+  bool route_admits(const struct compiled_access_rule& rule, observability::access_record& log);
   boost::asio::awaitable<void> refuse_upgrade(unsigned status, std::string_view reason, std::string_view body,
                                               observability::access_record& log);
   boost::asio::awaitable<bool> handshake();
@@ -78,6 +85,8 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   boost::asio::ip::tcp::endpoint peer_;
   std::string peer_ip_;    // socket peer
   std::string client_ip_;  // the peer, or the client a trusted proxy reported (logs, X-Forwarded-For)
+  net::ip_bytes client_address_{};  // client_ip_ as access rules see it
+  std::size_t listener_index_;
   boost::beast::flat_buffer buffer_;  // downstream bytes read and not yet parsed
   phase phase_ = phase::idle;
   bool close_requested_ = false;

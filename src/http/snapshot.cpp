@@ -6,8 +6,12 @@
 
 namespace mcpgate::http {
 
-runtime_snapshot::runtime_snapshot(std::shared_ptr<const config::config> config, std::uint64_t gen)
-    : cfg(std::move(config)), routes(*cfg), trusted_proxies(cfg->trusted_proxies), generation(gen) {
+runtime_snapshot::runtime_snapshot(std::shared_ptr<const config::config> config, std::uint64_t gen, net::wall_time now)
+    : cfg(std::move(config)), routes(*cfg), trusted_proxies(cfg->trusted_proxies), compiled_at(now), generation(gen) {
+  const auto sets = build_ip_sets(*cfg);
+  for (const auto& l : cfg->listeners) listener_access.push_back(compile_access_rule(l.access, sets, now));
+  for (const auto& r : cfg->routes) route_access.push_back(compile_access_rule(r.access, sets, now));
+  next_access_change = http::next_access_change(*cfg, sets, now);
   if (!cfg->upstream.disable_ip_validation) allowed_upstreams.emplace(cfg->upstream.allowed_ips);
   const bool any_https =
       std::any_of(cfg->routes.begin(), cfg->routes.end(), [](const config::route& r) { return r.upstream.tls(); });

@@ -30,6 +30,7 @@ struct access_record {
   std::chrono::microseconds duration{0};
   std::string reason;        // stable reason for local replies and aborted exchanges ("" when proxied normally)
   std::string mcp_session;   // Mcp-Session-Id, if any
+  std::string rule;          // the access rule that refused ("routes.echo.allow"), if any
 };
 
 void write_access_log(const access_record& record);

@@ -1,0 +1,67 @@
+#include "http/access_policy.hpp"
+
+#include <vector>
+
+namespace mcpgate::http {
+
+std::string denying_rule(const compiled_access_rule& rule, access_verdict verdict) {
+  return rule.where + (verdict == access_verdict::denied_by_deny ? ".deny" : ".allow");
+}
+
+ip_set_map build_ip_sets(const config::config& cfg) {
+  ip_set_map out;
+  for (const auto& set : cfg.ip_sets) out.emplace(set.name, net::timed_ip_set(set.entries));
+  return out;
+}
+
+namespace {
+
+net::ip_prefix_set active_prefixes(const std::vector<config::access_rule::reference>& refs, const ip_set_map& sets,
+                                   net::wall_time now) {
+  std::vector<net::ip_prefix> prefixes;
+  for (const auto& ref : refs) {
+    if (ref.prefix) {
+      prefixes.push_back(*ref.prefix);
+      continue;
+    }
+    const auto it = sets.find(ref.set);
+    if (it == sets.end()) continue;  // the loader refuses unknown names; nothing to add
+    for (const auto& e : it->second.entries()) {
+      if (e.window.contains(now)) prefixes.push_back(e.prefix);
+    }
+  }
+  return net::ip_prefix_set(prefixes);
+}
+
+}  // namespace
+
+compiled_access_rule compile_access_rule(const config::access_rule& rule, const ip_set_map& sets, net::wall_time now) {
+  compiled_access_rule out;
+  out.present = !rule.empty();
+  out.allow = active_prefixes(rule.allow, sets, now);
+  out.deny = active_prefixes(rule.deny, sets, now);
+  out.has_allow = !rule.allow.empty();
+  out.action = rule.action;
+  out.dry_run = rule.dry_run;
+  out.where = rule.where;
+  return out;
+}
+
+std::optional<net::wall_time> next_access_change(const config::config& cfg, const ip_set_map& sets,
+                                                 net::wall_time now) {
+  std::optional<net::wall_time> next;
+  auto consider = [&](const config::access_rule& rule) {
+    for (const auto* refs : {&rule.allow, &rule.deny}) {
+      for (const auto& ref : *refs) {
+        const auto it = sets.find(ref.set);
+        if (ref.prefix || it == sets.end()) continue;
+        if (auto t = it->second.next_change_after(now); t && (!next || *t < *next)) next = t;
+      }
+    }
+  };
+  for (const auto& l : cfg.listeners) consider(l.access);
+  for (const auto& r : cfg.routes) consider(r.access);
+  return next;
+}
+
+}  // namespace mcpgate::http

@@ -1,0 +1,48 @@
+// Client-address rules (listener and route `allow` / `deny`), compiled for one instant.
+//
+// A runtime_snapshot compiles every rule once: the named ip_sets entries active now plus
+// the rule's literal prefixes become one allow and one deny ip_prefix_set, so a check is
+// two binary searches whatever the size of the sets (100,000 CIDRs included). When an
+// entry's window opens or closes, the gateway builds a new snapshot (next_change).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+#include "net/ip_prefix.hpp"
+#include "net/ip_set.hpp"
+
+namespace mcpgate::http {
+
+enum class access_verdict { allowed, denied_by_deny, denied_by_allow };
+
+struct compiled_access_rule {
+  bool present = false;  // the config has a rule here at all
+  net::ip_prefix_set allow;
+  net::ip_prefix_set deny;
+  bool has_allow = false;  // an allow list was written (even one whose entries all expired)
+  config::access_rule::deny_action action = config::access_rule::deny_action::forbidden;
+  bool dry_run = false;
+  std::string where;  // "routes.echo", "listeners[0]"
+
+  access_verdict check(const net::ip_bytes& address) const {
+    if (!present) return access_verdict::allowed;
+    if (deny.contains(address)) return access_verdict::denied_by_deny;
+    if (has_allow && !allow.contains(address)) return access_verdict::denied_by_allow;
+    return access_verdict::allowed;
+  }
+};
+
+// "routes.echo.deny" / "routes.echo.allow": the part of the rule that refused.
+std::string denying_rule(const compiled_access_rule& rule, access_verdict verdict);
+
+using ip_set_map = std::map<std::string, net::timed_ip_set>;
+
+ip_set_map build_ip_sets(const config::config& cfg);
+compiled_access_rule compile_access_rule(const config::access_rule& rule, const ip_set_map& sets, net::wall_time now);
+// The next instant after `now` at which any set used by a rule changes, if ever.
+std::optional<net::wall_time> next_access_change(const config::config& cfg, const ip_set_map& sets, net::wall_time now);
+
+}  // namespace mcpgate::http
