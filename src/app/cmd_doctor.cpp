@@ -151,7 +151,10 @@ std::string try_tls(const tcp::endpoint& ep, const std::string& host, const conf
   }
   asio::io_context io;
   asio::ssl::stream<tcp::socket> stream(io, *ctx);
-  if (SSL_set_tlsext_host_name(stream.native_handle(), host.c_str()) != 1) return "cannot set SNI " + host;
+  error_code not_ip;
+  (void)asio::ip::make_address(host, not_ip);
+  // SNI carries host names only (RFC 6066); an IP literal is checked against IP SANs.
+  if (not_ip && SSL_set_tlsext_host_name(stream.native_handle(), host.c_str()) != 1) return "cannot set SNI " + host;
   stream.set_verify_callback(asio::ssl::host_name_verification(host));
   bool done = false;
   error_code result;

@@ -11,9 +11,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+
+#include <memory>
+#include <thread>
+
 #include "cli/cli_support.hpp"
+#include "net/tls_context.hpp"
 #include "pki/files.hpp"
 #include "pki/issue.hpp"
+#include "support/test_pki.hpp"
 
 namespace mcpgate::cli_test {
 namespace {
@@ -42,6 +51,40 @@ class local_socket {
  private:
   int fd_;
   unsigned port_ = 0;
+};
+
+// An https upstream on 127.0.0.1 port 0: completes TLS handshakes with `files`, then drops
+// the connection (doctor only handshakes).
+class tls_upstream {
+ public:
+  explicit tls_upstream(const config::tls_files& files)
+      : ctx_(net::make_server_tls_context(files)),
+        acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    accept();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~tls_upstream() {
+    io_.stop();
+    thread_.join();
+  }
+  tls_upstream(const tls_upstream&) = delete;
+  tls_upstream& operator=(const tls_upstream&) = delete;
+  unsigned port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  using tcp = boost::asio::ip::tcp;
+  void accept() {
+    acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
+      if (ec) return;
+      auto stream = std::make_shared<boost::asio::ssl::stream<tcp::socket>>(std::move(socket), *ctx_);
+      stream->async_handshake(boost::asio::ssl::stream_base::server, [stream](const boost::system::error_code&) {});
+      accept();
+    });
+  }
+  boost::asio::io_context io_;
+  std::shared_ptr<boost::asio::ssl::context> ctx_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
 };
 
 struct deployment {
@@ -177,6 +220,32 @@ TEST(DoctorCli, UnreachableUpstream) {
   EXPECT_EQ(fails(r), "FAIL route echo connect: 127.0.0.1:" + std::to_string(closed.port()) + ": Connection refused\n")
       << r.out;
   EXPECT_TRUE(has_line(r.out, "  fix: start the upstream, or correct routes.echo (scheme://host:port)"));
+}
+
+TEST(DoctorCli, HttpsUpstreamHandshakeWithTheConfiguredTrust) {
+  deployment d;
+  const test::test_pki upstream_pki({"localhost"}, {"127.0.0.1"});
+  tls_upstream upstream(config::tls_files{upstream_pki.server_cert, upstream_pki.server_key});
+  const std::string port = std::to_string(upstream.port());
+  {
+    std::ofstream f(d.config);
+    f << "listen_addr: \"127.0.0.1:0\"\ntunnel_domain: example.test\n"
+      << "tls:\n  cert_file: /data/tls.crt\n  key_file: /data/tls.key\n"
+      << "routes:\n  web: https://127.0.0.1:" << port << "\n"
+      << "upstream:\n  allowed_ips: [127.0.0.0/8]\n  tls:\n    ca_file: " << upstream_pki.ca_cert << "\n";
+  }
+  const auto r = d.doctor();
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(has_line(r.out, "PASS route web tls: handshake with 127.0.0.1 verified")) << r.out;
+
+  // Trusting another CA (the tunnel's, by mistake): the upstream's certificate fails.
+  std::string text = read_text(d.config);
+  text.replace(text.find(upstream_pki.ca_cert), upstream_pki.ca_cert.size(), d.data + "/ca.crt");
+  std::ofstream(d.config) << text;
+  const auto untrusted = d.doctor();
+  EXPECT_EQ(untrusted.exit_code, 1);
+  const std::string failed = fails(untrusted);
+  EXPECT_EQ(failed.rfind("FAIL route web tls: 127.0.0.1:" + port + ": certificate verify failed", 0), 0u) << untrusted.out;
 }
 
 TEST(DoctorCli, ListenPortInUse) {
