@@ -127,10 +127,12 @@ struct config {
   std::vector<route> routes;  // every route, in file order
   upstream_settings upstream;
   struct limits limits;
-  // Peers whose forwarded client address is believed: cloudflared's Cf-Connecting-Ip /
-  // X-Forwarded-For on the WebSocket upgrade. Default loopback (cloudflared shares the
-  // gateway's network namespace in the documented deployments); setting it replaces that.
+  // Peers whose report of the client address is believed. Unset: loopback, and only for
+  // ws listeners (cloudflared shares the gateway's network namespace in the documented
+  // deployments). Set: these peers, on every listener (X-Forwarded-For from a reverse
+  // proxy in front of plain / tls listeners).
   std::vector<net::ip_prefix> trusted_proxies = net::loopback_prefixes();
+  bool trusted_proxies_set = false;
   std::vector<named_ip_set> ip_sets;  // in file order
   unsigned workers = 0;       // 0 = one per core
 };

@@ -425,6 +425,7 @@ class loader {
       if (auto prefixes = prefix_list(v, k, "[127.0.0.1, 10.0.0.0/8]",
                                       "trusts every peer: any client can then claim any address")) {
         cfg_.trusted_proxies = std::move(*prefixes);
+        cfg_.trusted_proxies_set = true;
       }
     }
   }
@@ -1344,7 +1345,7 @@ std::string summarize(const config& cfg) {
   out << "trusted_proxies: ";
   for (std::size_t i = 0; i < cfg.trusted_proxies.size(); ++i) out << (i ? ", " : "") << cfg.trusted_proxies[i].to_string();
   if (cfg.trusted_proxies.empty()) out << "(none)";
-  out << "\n";
+  out << (cfg.trusted_proxies_set ? " (set)" : " (default: ws listeners only)") << "\n";
   const auto& lim = cfg.limits;
   out << "limits: request header " << format_size(lim.max_request_header_bytes) << ", request body "
       << format_size(lim.max_request_body_bytes) << ", response header " << format_size(lim.max_response_header_bytes)

@@ -66,32 +66,82 @@ void prepare_upstream_request(beast_http::request_header<>& req, const config::r
   req.set("X-Forwarded-Host", ctx.original_host);
 }
 
-std::optional<std::string> forwarded_client_address(const beast_http::fields& fields) {
-  auto parse = [](std::string_view text) -> std::optional<std::string> {
-    text = trim(text);
-    // Brackets and a port are legal in X-Forwarded-For from some proxies: "[2001:db8::1]:443".
-    if (text.size() > 2 && text.front() == '[') {
-      const auto close = text.find(']');
-      if (close == std::string_view::npos) return std::nullopt;
-      text = text.substr(1, close - 1);
-    }
-    boost::system::error_code ec;
-    const auto address = boost::asio::ip::make_address(std::string(text), ec);
-    if (ec) return std::nullopt;
-    return net::unmapped(address).to_string();
-  };
-  if (auto cf = fields["Cf-Connecting-Ip"]; !cf.empty()) {
-    if (auto address = parse(cf)) return address;
+namespace {
+
+// One hop as proxies write it: "192.0.2.1", "2001:db8::1", "[2001:db8::1]:443",
+// "192.0.2.1:8080" (Forwarded allows ports), optionally quoted. Canonical text or nullopt.
+std::optional<std::string> parse_hop(std::string_view text) {
+  text = trim(text);
+  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
+  if (text.size() > 2 && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    text = text.substr(1, close - 1);
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    text = text.substr(0, text.find(':'));  // IPv4 with a port
   }
-  // The last field line, its last entry: what the nearest proxy appended.
-  std::string_view last_line;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(std::string(text), ec);
+  if (ec) return std::nullopt;
+  return net::unmapped(address).to_string();
+}
+
+// Every comma-separated entry of every field line named `name`, in order.
+std::vector<std::string_view> list_entries(const beast_http::fields& fields, std::string_view name) {
+  std::vector<std::string_view> out;
   for (const auto& f : fields) {
-    if (iequals(f.name_string(), "X-Forwarded-For")) last_line = f.value();
+    if (!iequals(f.name_string(), name)) continue;
+    std::string_view value = f.value();
+    while (true) {
+      const auto comma = value.find(',');
+      out.push_back(value.substr(0, comma));
+      if (comma == std::string_view::npos) break;
+      value.remove_prefix(comma + 1);
+    }
   }
-  const auto comma = last_line.rfind(',');
-  const auto last = comma == std::string_view::npos ? last_line : last_line.substr(comma + 1);
-  if (trim(last).empty()) return std::nullopt;
-  return parse(last);
+  return out;
+}
+
+// The for= value of one Forwarded element ("for=192.0.2.60;proto=http"), or "" if none.
+std::string_view forwarded_for(std::string_view element) {
+  while (!element.empty()) {
+    const auto semi = element.find(';');
+    const auto pair = trim(element.substr(0, semi));
+    if (pair.size() > 4 && iequals(pair.substr(0, 4), "for=")) return pair.substr(4);
+    if (semi == std::string_view::npos) break;
+    element.remove_prefix(semi + 1);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::optional<std::string> client_behind_proxies(const beast_http::fields& fields, const net::ip_prefix_set& trusted) {
+  std::vector<std::string_view> hops = list_entries(fields, "X-Forwarded-For");
+  if (hops.empty()) {
+    if (auto cf = fields["Cf-Connecting-Ip"]; !cf.empty()) hops.push_back(cf);
+  }
+  if (hops.empty()) {
+    for (auto element : list_entries(fields, "Forwarded")) hops.push_back(forwarded_for(element));
+  }
+  if (hops.empty()) return std::nullopt;
+  std::optional<std::string> client;
+  for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
+    client = parse_hop(*it);
+    if (!client) return std::nullopt;
+    if (!trusted.contains(boost::asio::ip::make_address(*client))) return client;
+  }
+  return client;  // every hop trusted: the farthest one
+}
+
+std::optional<std::string> forwarded_client_address(const beast_http::fields& fields) {
+  if (auto cf = fields["Cf-Connecting-Ip"]; !cf.empty()) {
+    if (auto address = parse_hop(cf)) return address;
+  }
+  // The last entry: what the nearest proxy appended.
+  const auto hops = list_entries(fields, "X-Forwarded-For");
+  if (hops.empty() || trim(hops.back()).empty()) return std::nullopt;
+  return parse_hop(hops.back());
 }
 
 void prepare_downstream_response(beast_http::response_header<>& res) {

@@ -10,6 +10,7 @@
 #include <boost/beast/http/fields.hpp>
 
 #include "config/config.hpp"
+#include "net/ip_prefix.hpp"
 
 namespace mcpgate::http {
 
@@ -41,6 +42,14 @@ void prepare_upstream_request(beast_http::request_header<>& req, const config::r
 // the address in canonical text form, nullopt when neither field holds a valid address.
 // Callers use it only for a peer in trusted_proxies.
 std::optional<std::string> forwarded_client_address(const beast_http::fields& fields);
+
+// The client behind a chain of proxies whose nearest hop (the socket peer) is trusted:
+// the X-Forwarded-For entries read right to left, skipping addresses in `trusted`; the
+// first untrusted one is the client (all trusted: the leftmost). Without X-Forwarded-For,
+// Cf-Connecting-Ip, then the `for=` of a Forwarded header (RFC 7239), the same way. An
+// entry that is not an address ("unknown", garbage) ends the walk with nullopt: the
+// caller then keeps the peer's address rather than guess.
+std::optional<std::string> client_behind_proxies(const beast_http::fields& fields, const net::ip_prefix_set& trusted);
 
 // Turns an upstream response header into the client response header, in place.
 void prepare_downstream_response(beast_http::response_header<>& res);

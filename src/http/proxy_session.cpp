@@ -318,10 +318,10 @@ bool downstream_session::listener_admits(const runtime_snapshot& snap) {
 }
 
 bool downstream_session::route_admits(const compiled_access_rule& rule, observability::access_record& log) {
-  const auto verdict = rule.check(client_address_);
+  const auto verdict = rule.check(exchange_address_);
   if (verdict == access_verdict::allowed) return true;
   if (rule.dry_run) {
-    spdlog::warn("ip rule would deny (dry run) client={} rule={}", client_ip_, denying_rule(rule, verdict));
+    spdlog::warn("ip rule would deny (dry run) client={} rule={}", exchange_client_, denying_rule(rule, verdict));
     return true;
   }
   log.reason = "ip_denied";
@@ -429,7 +429,20 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   }
 
   auto& req = parser.get();
-  spdlog::info("request started method={} host={} path={} client={}", log.method, log.host, log.path, client_ip_);
+  // Behind a trusted reverse proxy (plain / tls listeners) each request names its own
+  // client: one proxy connection carries many clients' requests. (On a ws listener the
+  // client was settled at the upgrade; what it sends inside the tunnel is its own word.)
+  exchange_client_ = client_ip_;
+  exchange_address_ = client_address_;
+  if (stream_.kind() != net::stream_kind::websocket_tls && snap->cfg->trusted_proxies_set &&
+      snap->trusted_proxies.contains(net::unmapped(peer_.address()))) {
+    if (auto reported = client_behind_proxies(req, snap->trusted_proxies)) {
+      exchange_client_ = *reported;
+      exchange_address_ = net::to_bytes(asio::ip::make_address(*reported));
+    }
+  }
+  log.client = exchange_client_;
+  spdlog::info("request started method={} host={} path={} client={}", log.method, log.host, log.path, exchange_client_);
 
   // Framing and target checks before anything reaches an upstream (request smuggling,
   // path confusion): both length mechanisms, several Host fields, non-origin-form targets.
@@ -444,7 +457,7 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
 
   const auto* route = snap->routes.match(log.host, target);
   if (!route) {
-    spdlog::info("no route for host host={} path={} client={}", log.host, log.path, client_ip_);
+    spdlog::info("no route for host host={} path={} client={}", log.host, log.path, exchange_client_);
     co_await local_reply(502, "no_route", "No route configured for host\n", log, parser.is_done());
     finish();
     co_return parser.is_done() && !close_requested_;
@@ -496,7 +509,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   } clear_on_exit{current_upstream_};
 
   // --- request header + body, streamed -----------------------------------------------
-  forward_context fwd{client_ip_, stream_.is_tls(), std::string(req[bhttp::field::host])};
+  forward_context fwd{exchange_client_, stream_.is_tls(), std::string(req[bhttp::field::host])};
   const bool expects_continue = beast::iequals(req[bhttp::field::expect], "100-continue");
   const bool chunked_upload = req.chunked();
   // Rewritten in place (no copy of every field): from here on the parser needs only its

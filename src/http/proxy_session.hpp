@@ -86,6 +86,8 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   std::string peer_ip_;    // socket peer
   std::string client_ip_;  // the peer, or the client a trusted proxy reported (logs, X-Forwarded-For)
   net::ip_bytes client_address_{};  // client_ip_ as access rules see it
+  std::string exchange_client_;      // this exchange's client: client_ip_, or what a trusted proxy says
+  net::ip_bytes exchange_address_{};
   std::size_t listener_index_;
   boost::beast::flat_buffer buffer_;  // downstream bytes read and not yet parsed
   phase phase_ = phase::idle;

@@ -169,3 +169,39 @@ upstream: {{ allowed_ips: [127.0.0.0/8] }}
 
 }  // namespace
 }  // namespace mcpgate::test
+
+namespace mcpgate::test {
+namespace {
+
+// A reverse proxy in front of a plain listener: its X-Forwarded-For is believed only when
+// it is a trusted proxy, read right to left, and each request on one proxy connection is
+// judged by its own client.
+TEST(Access, ForwardedForFromATrustedProxyIsJudgedPerRequestAndIgnoredOtherwise) {
+  auto seen = std::make_shared<recorded_requests>();
+  fake_upstream upstream(echo_handler(seen));
+  auto request_from = [](http_test_client& client, const std::string& xff) {
+    auto req = mcp_post("{}");
+    req.set("X-Forwarded-For", xff);
+    return client.request(req).result_int();
+  };
+  {
+    gateway_harness gw(access_config(upstream.port(), ", allow: [claude]", {}, "trusted_proxies: [127.0.0.1]"));
+    http_test_client client;
+    client.connect("127.0.0.1", gw.port());
+    EXPECT_EQ(request_from(client, "160.79.104.10"), 200u);
+    // A client's own leftmost entry cannot win: the nearest untrusted hop is judged.
+    EXPECT_EQ(request_from(client, "160.79.104.10, 203.0.113.9"), 403u);
+  }
+  {
+    // Unset trusted_proxies trusts loopback on ws listeners only: here the header is ignored.
+    gateway_harness gw(access_config(upstream.port(), ", allow: [claude]"));
+    http_test_client client;
+    client.connect("127.0.0.1", gw.port());
+    EXPECT_EQ(request_from(client, "160.79.104.10"), 403u);
+  }
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_EQ(seen->at(0)["X-Forwarded-For"], "160.79.104.10");
+}
+
+}  // namespace
+}  // namespace mcpgate::test

@@ -66,7 +66,7 @@ workers: 4
             "  * / -> http://10.0.0.9:80 (connect 10s, response header 5m, stream idle off)\n"
             "upstream: allowed_ips 10.0.0.0/8, fd00::/8 (set) | validation on | tls: ca_file /data/upstream-ca.pem, "
             "system CAs yes\n"
-            "trusted_proxies: 127.0.0.1/32, 10.1.0.0/16\n"
+            "trusted_proxies: 127.0.0.1/32, 10.1.0.0/16 (set)\n"
             "limits: request header 32KiB, request body 1000B, response header 1MiB, header timeout 5s, body timeout "
             "30s, keepalive 2m\n"
             "log_level: warn, shutdown_timeout: 1m30s, workers: 4\n");
@@ -83,7 +83,7 @@ TEST(ConfigSummary, GoldenDefaults) {
             "routes: (none)\n"
             "upstream: allowed_ips 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 (default) | validation off | tls: "
             "ca_file none, system CAs no\n"
-            "trusted_proxies: 127.0.0.0/8, ::1/128\n"
+            "trusted_proxies: 127.0.0.0/8, ::1/128 (default: ws listeners only)\n"
             "limits: request header 16KiB, request body 16MiB, response header 64KiB, header timeout 10s, body "
             "timeout 1m, keepalive 1m\n"
             "log_level: info, shutdown_timeout: 30s, workers: auto\n");

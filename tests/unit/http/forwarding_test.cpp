@@ -133,3 +133,30 @@ TEST(Forwarding, ClientAddressReportedByAProxy) {
 
 }  // namespace
 }  // namespace mcpgate::http
+
+namespace mcpgate::http {
+namespace {
+
+TEST(Forwarding, ClientBehindTrustedProxiesIsTheFirstUntrustedHopFromTheRight) {
+  const net::ip_prefix_set trusted({*net::ip_prefix::parse("10.0.0.0/8"), *net::ip_prefix::parse("127.0.0.1")});
+  auto client = [&](std::vector<std::pair<std::string, std::string>> fields) {
+    boost::beast::http::fields f;
+    for (auto& [name, value] : fields) f.insert(name, value);
+    return client_behind_proxies(f, trusted);
+  };
+  // A client-supplied first entry cannot win: the walk stops at the first untrusted hop.
+  EXPECT_EQ(client({{"X-Forwarded-For", "6.6.6.6, 203.0.113.9, 10.0.0.2"}}), "203.0.113.9");
+  EXPECT_EQ(client({{"X-Forwarded-For", "6.6.6.6"}, {"X-Forwarded-For", "203.0.113.9, 10.1.2.3"}}), "203.0.113.9");
+  EXPECT_EQ(client({{"X-Forwarded-For", "10.0.0.5, 127.0.0.1"}}), "10.0.0.5");  // all trusted: the farthest
+  EXPECT_EQ(client({{"X-Forwarded-For", "203.0.113.9, unknown, 10.0.0.2"}}), std::nullopt);
+  EXPECT_EQ(client({{"X-Forwarded-For", "192.0.2.1:8080"}}), "192.0.2.1");
+  EXPECT_EQ(client({{"Cf-Connecting-Ip", "198.51.100.4"}}), "198.51.100.4");
+  EXPECT_EQ(client({{"Forwarded", R"(for=192.0.2.60;proto=http;by=203.0.113.43, For="[2001:db8:cafe::17]:4711")"}}),
+            "2001:db8:cafe::17");
+  EXPECT_EQ(client({{"Forwarded", "for=192.0.2.60, for=10.0.0.1"}}), "192.0.2.60");
+  EXPECT_EQ(client({{"Forwarded", "for=_hidden"}}), std::nullopt);
+  EXPECT_EQ(client({}), std::nullopt);
+}
+
+}  // namespace
+}  // namespace mcpgate::http
