@@ -94,6 +94,9 @@ struct route {
   route_timeouts timeouts;
   bool preserve_host = false;  // forward the client's Host instead of the upstream authority
   access_rule access;
+  // Browser origins allowed to call this route ("https://app.example.com", lower case):
+  // a request with any other Origin gets 403 (MCP's DNS-rebinding rule). Empty: no check.
+  std::vector<std::string> allowed_origins;
 };
 
 struct upstream_settings {

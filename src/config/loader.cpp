@@ -56,7 +56,8 @@ const key_list top_keys{"listen_addr", "log_level", "shutdown_timeout", "tunnel_
 const key_list tls_keys{"cert_file", "key_file", "poll_interval"};
 const key_list listener_keys{"address", "mode", "tls", "allow", "deny", "dry_run"};
 const key_list route_keys{"path", "upstream", "connect_timeout", "response_header_timeout",
-                          "stream_idle_timeout", "preserve_host", "allow", "deny", "action", "dry_run"};
+                          "stream_idle_timeout", "preserve_host", "allow", "deny", "action", "dry_run",
+                          "allowed_origins"};
 const key_list ip_set_entry_keys{"cidr", "from", "until"};
 // Within this, validate warns that an ip_sets entry is about to stop matching.
 constexpr auto expiry_warning_window = std::chrono::hours(24 * 30);
@@ -788,6 +789,8 @@ class loader {
       } else if (e.key == "preserve_host") {
         if (auto b = read_bool(v, key_path)) r.preserve_host = *b;
         else ok = false;
+      } else if (e.key == "allowed_origins") {
+        ok = read_origins(v, key_path, r.allowed_origins) && ok;
       }
     }
     if (paths && r.path == "/" && !node_has_key(node, "path")) {
@@ -983,6 +986,29 @@ class loader {
       }
       out.push_back({"", *prefix});
     });
+  }
+
+  // Origins as browsers send them: scheme://host[:port], no path; "null" for opaque origins.
+  bool read_origins(const YAML::Node& node, const std::string& path, std::vector<std::string>& out) {
+    if (!node.IsSequence()) {
+      error(node, path, "expected a list of origins (e.g. [\"https://app.example.com\"]), got " + describe(node));
+      return false;
+    }
+    bool ok = true;
+    each_string(node, path, [&](const std::string& text, const YAML::Node& item, const std::string& item_path) {
+      const std::string origin = lower(text);
+      const auto scheme_end = origin.find("://");
+      const bool shaped = origin == "null" ||
+                          (scheme_end != std::string::npos && scheme_end > 0 && origin.size() > scheme_end + 3 &&
+                           origin.find_first_of("/?#", scheme_end + 3) == std::string::npos);
+      if (!shaped) {
+        error(item, item_path, "invalid origin " + quote(text) + " (expected scheme://host[:port] with no path, e.g. https://app.example.com)");
+        ok = false;
+        return;
+      }
+      out.push_back(origin);
+    });
+    return ok;
   }
 
   // fn(text, item, item_path) for every item of a list; items that are not strings are reported.
@@ -1306,7 +1332,13 @@ std::string route_line(const route& r) {
          format_duration(r.timeouts.response_header) + ", stream idle " +
          (r.timeouts.stream_idle.count() == 0 ? std::string("off") : format_duration(r.timeouts.stream_idle));
   if (r.preserve_host) out += ", preserve host";
-  return out + ")" + access_text(r.access, true);
+  out += ")" + access_text(r.access, true);
+  if (!r.allowed_origins.empty()) {
+    out += " origins [";
+    for (std::size_t i = 0; i < r.allowed_origins.size(); ++i) out += (i ? ", " : "") + r.allowed_origins[i];
+    out += "]";
+  }
+  return out;
 }
 
 }  // namespace

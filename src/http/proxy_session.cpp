@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <span>
 
@@ -143,6 +144,15 @@ bool peer_has_left(int fd, net::stream_kind kind) {
   const std::size_t mask_at = 2 + (length7 == 126 ? 2 : length7 == 127 ? 8 : 0);
   if (static_cast<std::size_t>(got) <= mask_at + 4) return false;
   return (head[mask_at + 4] ^ head[mask_at]) == tls_alert;
+}
+
+// MCP's DNS-rebinding rule: a request carrying an Origin the route does not list is
+// refused. No Origin (non-browser clients) or no list: allowed.
+bool origin_allowed(const config::route& route, std::string_view origin) {
+  if (route.allowed_origins.empty() || origin.empty()) return true;
+  std::string lowered(origin);
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](unsigned char c) { return std::tolower(c); });
+  return std::find(route.allowed_origins.begin(), route.allowed_origins.end(), lowered) != route.allowed_origins.end();
 }
 
 // Relay buffer size for `pending` bytes waiting in the kernel.
@@ -470,6 +480,11 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
       co_return false;
     }
     co_await local_reply(403, "ip_denied", "Forbidden\n", log, parser.is_done());
+    finish();
+    co_return parser.is_done() && !close_requested_;
+  }
+  if (!origin_allowed(*route, req[bhttp::field::origin])) {
+    co_await local_reply(403, "origin_denied", "Forbidden: Origin not allowed\n", log, parser.is_done());
     finish();
     co_return parser.is_done() && !close_requested_;
   }

@@ -205,3 +205,29 @@ TEST(Access, ForwardedForFromATrustedProxyIsJudgedPerRequestAndIgnoredOtherwise)
 
 }  // namespace
 }  // namespace mcpgate::test
+
+namespace mcpgate::test {
+namespace {
+
+TEST(Access, AnOriginTheRouteDoesNotListIsRefused) {
+  auto seen = std::make_shared<recorded_requests>();
+  fake_upstream upstream(echo_handler(seen));
+  gateway_harness gw(access_config(upstream.port(), R"(, allowed_origins: ["https://App.Example.com", "http://localhost:6274"])"));
+  auto with_origin = [&](const char* origin) {
+    http_test_client client;
+    client.connect("127.0.0.1", gw.port());
+    auto req = mcp_post("{}");
+    if (origin) req.set(http::field::origin, origin);
+    return client.request(req).result_int();
+  };
+  EXPECT_EQ(with_origin(nullptr), 200u);  // non-browser clients send none
+  EXPECT_EQ(with_origin("https://app.example.com"), 200u);
+  EXPECT_EQ(with_origin("HTTP://LOCALHOST:6274"), 200u);
+  EXPECT_EQ(with_origin("https://evil.example"), 403u);  // DNS rebinding from a web page
+  EXPECT_EQ(with_origin("http://localhost:6275"), 403u);
+  EXPECT_EQ(with_origin("null"), 403u);
+  EXPECT_EQ(seen->size(), 3u);
+}
+
+}  // namespace
+}  // namespace mcpgate::test

@@ -118,3 +118,27 @@ TEST(IpSets, UnusedSetIsAWarning) {
 
 }  // namespace
 }  // namespace mcpgate::config
+
+namespace mcpgate::config {
+namespace {
+
+TEST(AllowedOrigins, AreReadLowerCasedAndCheckedForShape) {
+  const auto r = load_string(R"(listeners: [{ address: ":8080" }]
+routes:
+  "*": { upstream: "http://10.0.0.5:1", allowed_origins: ["https://App.Example.com", "http://localhost:6274", "null"] }
+)",
+                             "t.yaml");
+  ASSERT_TRUE(testing::loads(r));
+  EXPECT_EQ(r.snapshot->routes[0].allowed_origins,
+            (std::vector<std::string>{"https://app.example.com", "http://localhost:6274", "null"}));
+  const auto bad = load_string(R"(listeners: [{ address: ":8080" }]
+routes:
+  "*": { upstream: "http://10.0.0.5:1", allowed_origins: ["https://a.example/path", "a.example"] }
+)",
+                               "t.yaml");
+  EXPECT_TRUE(testing::has_part(bad, "routes.*.allowed_origins[0]: invalid origin \"https://a.example/path\" (expected scheme://host[:port]"));
+  EXPECT_TRUE(testing::has_part(bad, "routes.*.allowed_origins[1]: invalid origin \"a.example\""));
+}
+
+}  // namespace
+}  // namespace mcpgate::config
