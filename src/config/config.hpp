@@ -67,6 +67,9 @@ struct listener {
   // Checked before TLS (plain/tls: the socket peer; ws: the client cloudflared reports);
   // a refused connection is closed without a byte.
   access_rule access;
+  // Every connection starts with a PROXY protocol v1/v2 header from a load balancer,
+  // which names the client (before TLS and before the WebSocket upgrade).
+  bool proxy_protocol = false;
 };
 
 // An upstream in Anthropic's form `scheme://host:port` (port mandatory, no path).

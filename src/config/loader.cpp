@@ -54,7 +54,7 @@ constexpr std::uintmax_t max_file_bytes = 4 * 1024 * 1024;
 const key_list top_keys{"listen_addr", "log_level", "shutdown_timeout", "tunnel_domain", "tls",
                         "routes", "upstream", "listeners", "limits", "workers", "trusted_proxies", "ip_sets"};
 const key_list tls_keys{"cert_file", "key_file", "poll_interval"};
-const key_list listener_keys{"address", "mode", "tls", "allow", "deny", "dry_run"};
+const key_list listener_keys{"address", "mode", "tls", "allow", "deny", "dry_run", "proxy_protocol"};
 const key_list route_keys{"path", "upstream", "connect_timeout", "response_header_timeout",
                           "stream_idle_timeout", "preserve_host", "allow", "deny", "action", "dry_run",
                           "allowed_origins"};
@@ -645,6 +645,7 @@ class loader {
       listener_mode mode = listener_mode::plain;
       tls_files tls;
       access_rule rule;
+      bool proxy_protocol = false;
       rule.where = path;
       rule.action = access_rule::deny_action::abort;  // before TLS there is no one to answer
       for (const entry& e : entries(item, path, listener_keys)) {
@@ -655,6 +656,9 @@ class loader {
           ok = ok && l.has_value();
         } else if (read_access_key(e, key_path, rule, false)) {
           // allow / deny / dry_run
+        } else if (e.key == "proxy_protocol") {
+          if (auto b = read_bool(e.value, key_path)) proxy_protocol = *b;
+          else ok = false;
         } else if (e.key == "mode") {
           auto s = read_string(e.value, key_path);
           if (!s) ok = false;
@@ -677,6 +681,7 @@ class loader {
       l->mode = mode;
       l->tls = tls;
       l->access = std::move(rule);
+      l->proxy_protocol = proxy_protocol;
       listener_entries_.push_back(std::move(*l));
       listener_entry_sources_.push_back({path, place_of(item)});
     }
@@ -1322,6 +1327,7 @@ std::string listener_line(const listener& l) {
     out += " cert " + l.tls.cert_file + " key " + l.tls.key_file + " (polled " +
            (l.tls.poll_interval.count() == 0 ? std::string("never") : "every " + format_duration(l.tls.poll_interval)) + ")";
   }
+  if (l.proxy_protocol) out += " proxy_protocol";
   out += access_text(l.access, false);
   return out;
 }

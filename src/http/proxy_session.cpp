@@ -23,6 +23,7 @@
 #include "http/wire.hpp"
 #include "http/worker.hpp"
 #include "net/ip_prefix.hpp"
+#include "net/proxy_protocol.hpp"
 
 namespace mcpgate::http {
 
@@ -220,7 +221,12 @@ void downstream_session::force_close() {
 asio::awaitable<void> downstream_session::run(std::shared_ptr<downstream_session> self) {
   try {
     bool ready = true;
-    if (self->stream_.kind() == net::stream_kind::websocket_tls) {
+    if (self->worker_.snapshot()->cfg->listeners[self->listener_index_].proxy_protocol) {
+      ready = co_await self->read_proxy_header();
+    }
+    if (!ready) {
+      // no usable PROXY header: close
+    } else if (self->stream_.kind() == net::stream_kind::websocket_tls) {
       ready = co_await self->accept_websocket();  // checks the listener rule itself, once it knows the client
     } else {
       ready = self->listener_admits(*self->worker_.snapshot());
@@ -308,6 +314,39 @@ asio::awaitable<bool> downstream_session::accept_websocket() {
     co_return false;
   }
   co_return true;
+}
+
+asio::awaitable<bool> downstream_session::read_proxy_header() {
+  phase_ = phase::handshake;
+  const auto limit = worker_.snapshot()->cfg->limits.request_header_timeout;
+  const auto deadline = clock::now() + limit;
+  auto& socket = stream_.tcp().socket();
+  std::vector<std::uint8_t> peeked(net::max_proxy_header);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+    if (left.count() <= 0) co_return false;
+    if (co_await wait_readable(socket, left)) co_return false;
+    const auto got = ::recv(socket.native_handle(), peeked.data(), peeked.size(), MSG_PEEK | MSG_DONTWAIT);
+    if (got <= 0) co_return false;
+    const auto header = net::parse_proxy_header({peeked.data(), static_cast<std::size_t>(got)});
+    if (header.state == net::proxy_header_result::status::invalid) {
+      spdlog::info("proxy protocol header refused: {} peer={}", header.error, peer_ip_);
+      co_return false;
+    }
+    if (header.state == net::proxy_header_result::status::complete) {
+      // Consume exactly the header: what follows (a TLS ClientHello) is the next layer's.
+      const auto taken = ::recv(socket.native_handle(), peeked.data(), header.length, MSG_DONTWAIT);
+      if (taken != static_cast<ssize_t>(header.length)) co_return false;
+      if (header.source) {
+        client_ip_ = net::unmapped(*header.source).to_string();
+        client_address_ = net::to_bytes(*header.source);
+      }
+      co_return true;
+    }
+    // Split across segments (rare: senders write the header at once): wait a little.
+    asio::steady_timer pause(worker_.io(), std::chrono::milliseconds(5));
+    co_await pause.async_wait(nothrow);
+  }
 }
 
 bool downstream_session::listener_admits(const runtime_snapshot& snap) {

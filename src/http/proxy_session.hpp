@@ -53,6 +53,9 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
 
   static boost::asio::awaitable<void> run(std::shared_ptr<downstream_session> self);
   boost::asio::awaitable<bool> accept_websocket();
+  // Reads exactly the PROXY protocol header (peeking first, so TLS bytes behind it stay in
+  // the socket) and takes the client address from it. False: no valid header in time.
+  boost::asio::awaitable<bool> read_proxy_header();
   // The listener's access rule for the client address known so far; false: close now
   // (logged with reason ip_denied). Before TLS, so a refused client costs no handshake.
   bool listener_admits(const runtime_snapshot& snap);

@@ -231,3 +231,37 @@ TEST(Access, AnOriginTheRouteDoesNotListIsRefused) {
 
 }  // namespace
 }  // namespace mcpgate::test
+
+namespace mcpgate::test {
+namespace {
+
+// A load balancer in front speaking the PROXY protocol: the header names the client, which
+// the rules judge and the upstream sees; a connection without a valid header is closed.
+TEST(Access, ProxyProtocolHeaderNamesTheClient) {
+  auto seen = std::make_shared<recorded_requests>();
+  fake_upstream upstream(echo_handler(seen));
+  gateway_harness gw(access_config(upstream.port(), ", allow: [claude]", ", proxy_protocol: true"));
+  auto send_after = [&](const std::string& header) {
+    http_test_client client(3s);
+    client.connect("127.0.0.1", gw.port());
+    client.send_raw(header);
+    return client.request(mcp_post("{}")).result_int();
+  };
+  EXPECT_EQ(send_after("PROXY TCP4 160.79.104.10 10.0.0.1 51234 443\r\n"), 200u);
+  const std::string v2_denied("\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c\xcb\x00\x71\x07\x0a\x00\x00\x01\xc8\x22\x01\xbb", 28);
+  EXPECT_EQ(send_after(v2_denied), 403u);  // 203.0.113.7: not in the allow list
+  const std::string v2_allowed("\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c\xa0\x4f\x68\x0b\x0a\x00\x00\x01\xc8\x22\x01\xbb", 28);
+  EXPECT_EQ(send_after(v2_allowed), 200u);  // 160.79.104.11
+  {
+    http_test_client client(3s);  // a client that skips the balancer
+    client.connect("127.0.0.1", gw.port());
+    client.send(mcp_post("{}"));
+    EXPECT_TRUE(client.wait_closed());
+  }
+  ASSERT_EQ(seen->size(), 2u);
+  EXPECT_EQ(seen->at(0)["X-Forwarded-For"], "160.79.104.10");
+  EXPECT_EQ(seen->at(1)["X-Forwarded-For"], "160.79.104.11");
+}
+
+}  // namespace
+}  // namespace mcpgate::test
