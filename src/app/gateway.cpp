@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/proxy_session.hpp"
+#include "net/ip_prefix.hpp"
 #include "net/tls_context.hpp"
 #include "observability/logging.hpp"
 
@@ -30,6 +31,8 @@ struct gateway::listener_slot {
   config::listener cfg;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::atomic<std::shared_ptr<asio::ssl::context>> tls;
+  // Open connections over every worker (listener max_connections).
+  std::shared_ptr<std::atomic<std::size_t>> open = std::make_shared<std::atomic<std::size_t>>(0);
   // Certificate files as last loaded (or last tried); guarded by certificates_mutex_.
   net::file_stamp cert_stamp, key_stamp;
   std::string load_error;  // why the last changed files could not be used, "" if they could
@@ -108,7 +111,8 @@ net::stream_kind stream_kind_of(config::listener_mode mode) {
 }
 
 asio::awaitable<void> accept_loop(http::worker& w, tcp::acceptor& acceptor, std::size_t listener_index,
-                                  net::stream_kind kind, std::atomic<std::shared_ptr<asio::ssl::context>>& tls) {
+                                  net::stream_kind kind, std::atomic<std::shared_ptr<asio::ssl::context>>& tls,
+                                  std::shared_ptr<std::atomic<std::size_t>> open) {
   constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(nothrow);
@@ -121,7 +125,22 @@ asio::awaitable<void> accept_loop(http::worker& w, tcp::acceptor& acceptor, std:
       continue;
     }
     ++w.stats().connections_accepted;
-    auto session = std::make_shared<http::downstream_session>(w, std::move(socket), listener_index, kind, tls.load());
+    const auto limit = w.snapshot()->cfg->listeners[listener_index].max_connections;
+    if (limit != 0 && open->fetch_add(1) >= limit) {
+      // Full: close at once (RST, no TIME_WAIT here); the open connections keep working.
+      --*open;
+      error_code ignored;
+      observability::access_record log;
+      const auto peer = socket.remote_endpoint(ignored);
+      log.client = log.peer = ignored ? std::string("unknown") : net::unmapped(peer.address()).to_string();
+      log.reason = "listener_full";
+      socket.set_option(asio::socket_base::linger(true, 0), ignored);
+      socket.close(ignored);
+      observability::write_access_log(log);
+      continue;
+    }
+    if (limit == 0) ++*open;
+    auto session = std::make_shared<http::downstream_session>(w, std::move(socket), listener_index, kind, tls.load(), open);
     http::downstream_session::start(std::move(session));
   }
 }
@@ -178,7 +197,7 @@ void gateway::start() {
     auto& w = *workers_[i];
     for (std::size_t l = 0; l < slots_.size(); ++l) {
       auto& slot = *slots_[l];
-      asio::co_spawn(w.io(), accept_loop(w, *slot.acceptors[i], l, stream_kind_of(slot.cfg.mode), slot.tls),
+      asio::co_spawn(w.io(), accept_loop(w, *slot.acceptors[i], l, stream_kind_of(slot.cfg.mode), slot.tls, slot.open),
                      asio::detached);
     }
     w.start_tick();

@@ -70,6 +70,9 @@ struct listener {
   // Every connection starts with a PROXY protocol v1/v2 header from a load balancer,
   // which names the client (before TLS and before the WebSocket upgrade).
   bool proxy_protocol = false;
+  // Open connections at most (0: no limit). Beyond it new connections are closed at once;
+  // the open ones keep working.
+  std::uint32_t max_connections = 0;
 };
 
 // An upstream in Anthropic's form `scheme://host:port` (port mandatory, no path).

@@ -54,7 +54,8 @@ constexpr std::uintmax_t max_file_bytes = 4 * 1024 * 1024;
 const key_list top_keys{"listen_addr", "log_level", "shutdown_timeout", "tunnel_domain", "tls",
                         "routes", "upstream", "listeners", "limits", "workers", "trusted_proxies", "ip_sets"};
 const key_list tls_keys{"cert_file", "key_file", "poll_interval"};
-const key_list listener_keys{"address", "mode", "tls", "allow", "deny", "dry_run", "proxy_protocol"};
+const key_list listener_keys{"address", "mode", "tls", "allow", "deny", "dry_run", "proxy_protocol",
+                             "max_connections"};
 const key_list route_keys{"path", "upstream", "connect_timeout", "response_header_timeout",
                           "stream_idle_timeout", "preserve_host", "allow", "deny", "action", "dry_run",
                           "allowed_origins"};
@@ -646,6 +647,7 @@ class loader {
       tls_files tls;
       access_rule rule;
       bool proxy_protocol = false;
+      std::uint32_t max_connections = 0;
       rule.where = path;
       rule.action = access_rule::deny_action::abort;  // before TLS there is no one to answer
       for (const entry& e : entries(item, path, listener_keys)) {
@@ -658,6 +660,9 @@ class loader {
           // allow / deny / dry_run
         } else if (e.key == "proxy_protocol") {
           if (auto b = read_bool(e.value, key_path)) proxy_protocol = *b;
+          else ok = false;
+        } else if (e.key == "max_connections") {
+          if (auto n = read_unsigned(e.value, key_path, 0, 10'000'000)) max_connections = static_cast<std::uint32_t>(*n);
           else ok = false;
         } else if (e.key == "mode") {
           auto s = read_string(e.value, key_path);
@@ -682,6 +687,7 @@ class loader {
       l->tls = tls;
       l->access = std::move(rule);
       l->proxy_protocol = proxy_protocol;
+      l->max_connections = max_connections;
       listener_entries_.push_back(std::move(*l));
       listener_entry_sources_.push_back({path, place_of(item)});
     }
@@ -1328,6 +1334,7 @@ std::string listener_line(const listener& l) {
            (l.tls.poll_interval.count() == 0 ? std::string("never") : "every " + format_duration(l.tls.poll_interval)) + ")";
   }
   if (l.proxy_protocol) out += " proxy_protocol";
+  if (l.max_connections != 0) out += " max_connections " + std::to_string(l.max_connections);
   out += access_text(l.access, false);
   return out;
 }

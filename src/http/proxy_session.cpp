@@ -179,12 +179,14 @@ net::maybe_tls_stream make_stream(asio::ip::tcp::socket socket, net::stream_kind
 }  // namespace
 
 downstream_session::downstream_session(worker& owner, asio::ip::tcp::socket socket, std::size_t listener_index,
-                                       net::stream_kind kind, std::shared_ptr<asio::ssl::context> tls_context)
+                                       net::stream_kind kind, std::shared_ptr<asio::ssl::context> tls_context,
+                                       std::shared_ptr<std::atomic<std::size_t>> open_connections)
     : worker_(owner),
       wait_deadline_(owner.io()),
       stream_(make_stream(std::move(socket), kind, tls_context.get())),
       tls_context_(std::move(tls_context)),
-      listener_index_(listener_index) {
+      listener_index_(listener_index),
+      open_connections_(std::move(open_connections)) {
   error_code ec;
   peer_ = stream_.tcp().socket().remote_endpoint(ec);
   peer_ip_ = ec ? std::string("unknown") : net::unmapped(peer_.address()).to_string();
@@ -194,7 +196,10 @@ downstream_session::downstream_session(worker& owner, asio::ip::tcp::socket sock
   worker_.add_session(this);
 }
 
-downstream_session::~downstream_session() { worker_.remove_session(this); }
+downstream_session::~downstream_session() {
+  worker_.remove_session(this);
+  if (open_connections_) --*open_connections_;
+}
 
 void downstream_session::start(std::shared_ptr<downstream_session> session) {
   auto ex = session->stream_.get_executor();

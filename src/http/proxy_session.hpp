@@ -3,6 +3,7 @@
 // ends it. See docs/life_of_a_request.md for the whole path.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -31,8 +32,11 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   // `kind` tls: the TLS handshake comes first; websocket_tls: the WebSocket upgrade, then
   // the TLS handshake inside it. Both need `tls_context`.
   // `listener_index`: which configured listener accepted it (its access rule applies).
+  // `open_connections`: the listener's count of open connections, decremented when the
+  // session ends (the acceptor incremented it).
   downstream_session(worker& owner, boost::asio::ip::tcp::socket socket, std::size_t listener_index,
-                     net::stream_kind kind, std::shared_ptr<boost::asio::ssl::context> tls_context);
+                     net::stream_kind kind, std::shared_ptr<boost::asio::ssl::context> tls_context,
+                     std::shared_ptr<std::atomic<std::size_t>> open_connections = nullptr);
   ~downstream_session();
   downstream_session(const downstream_session&) = delete;
   downstream_session& operator=(const downstream_session&) = delete;
@@ -92,6 +96,7 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   std::string exchange_client_;      // this exchange's client: client_ip_, or what a trusted proxy says
   net::ip_bytes exchange_address_{};
   std::size_t listener_index_;
+  std::shared_ptr<std::atomic<std::size_t>> open_connections_;
   boost::beast::flat_buffer buffer_;  // downstream bytes read and not yet parsed
   phase phase_ = phase::idle;
   bool close_requested_ = false;

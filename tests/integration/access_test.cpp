@@ -265,3 +265,35 @@ TEST(Access, ProxyProtocolHeaderNamesTheClient) {
 
 }  // namespace
 }  // namespace mcpgate::test
+
+namespace mcpgate::test {
+namespace {
+
+TEST(ConnectionLimits, ListenerMaxConnectionsClosesNewOnesAndKeepsTheOpenOnes) {
+  fake_upstream upstream(echo_handler(std::make_shared<recorded_requests>()));
+  gateway_harness gw(access_config(upstream.port(), "", ", max_connections: 2"));
+  http_test_client first, second;
+  first.connect("127.0.0.1", gw.port());
+  second.connect("127.0.0.1", gw.port());
+  EXPECT_EQ(first.request(mcp_post("{}")).result_int(), 200);
+  EXPECT_EQ(second.request(mcp_post("{}")).result_int(), 200);  // both counted before the third arrives
+  {
+    http_test_client third(3s);
+    third.connect("127.0.0.1", gw.port());
+    EXPECT_TRUE(third.wait_closed());
+  }
+  EXPECT_EQ(first.request(mcp_post("{}")).result_int(), 200);  // the open ones keep working
+  first.close();
+  EXPECT_TRUE(wait_until([&] {
+    try {
+      http_test_client again(1s);
+      again.connect("127.0.0.1", gw.port());
+      return again.request(mcp_post("{}")).result_int() == 200;
+    } catch (const boost::system::system_error&) {
+      return false;
+    }
+  }));
+}
+
+}  // namespace
+}  // namespace mcpgate::test

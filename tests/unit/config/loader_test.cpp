@@ -595,7 +595,7 @@ limits:
   max_body: 1
 )");
   EXPECT_TRUE(has(r, "t.yaml:2:7: error: listeners[0].adress: unknown key \"adress\" (did you mean \"address\"?); "
-                     "allowed keys: address, mode, tls, allow, deny, dry_run, proxy_protocol"));
+                     "allowed keys: address, mode, tls, allow, deny, dry_run, proxy_protocol, max_connections"));
   EXPECT_TRUE(has(r, "t.yaml:3:8: error: tls.cert: unknown key \"cert\"; allowed keys: cert_file, key_file, poll_interval"));
   EXPECT_TRUE(has(r, "t.yaml:5:32: error: routes.a.pathh: unknown key \"pathh\" (did you mean \"path\"?); allowed "
                      "keys: path, upstream, connect_timeout, response_header_timeout, stream_idle_timeout, preserve_host, allow, deny, action, dry_run, "
