@@ -1,4 +1,8 @@
 // Every buffer bounded, every wait with a deadline: what the gateway does at the limits.
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <cerrno>
 #include <future>
 
 #include <fmt/format.h>
@@ -70,6 +74,39 @@ TEST_F(Limits, SlowlorisHeaderIsCutOffAtTheHeaderTimeout) {
   client.send_raw("POST /mcp HTTP/1.1\r\nHost: x\r\n");  // never finishes the header
   EXPECT_TRUE(client.wait_closed());
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+TEST_F(Limits, SlowlorisCrowdIsCutWhileGoodClientsAreServed) {
+  gateway_harness gw(tight_limits(upstream.port()));
+  // 60 half-open idle connections and 60 that trickle a header byte by byte: all must be
+  // cut within the deadlines, and meanwhile ordinary requests go through at once.
+  boost::asio::io_context io;
+  std::vector<tcp::socket> crowd;
+  const tcp::endpoint gateway(boost::asio::ip::make_address("127.0.0.1"), gw.port());
+  for (int i = 0; i < 120; ++i) {
+    crowd.emplace_back(io);
+    crowd.back().connect(gateway);
+    if (i % 2 == 1) write_raw(crowd.back(), "POST /mcp HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {
+    http_test_client good(2s);
+    good.connect("127.0.0.1", gw.port());
+    EXPECT_EQ(good.request(mcp_post("{}")).result_int(), 200);
+    for (std::size_t j = 1; j < crowd.size(); j += 2) write_raw(crowd[j], "a");  // keep trickling
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  // Every crowd connection is closed by the gateway (header / idle deadline: 300 ms); a
+  // receive timeout of our own keeps a gateway that never cuts them from hanging the test.
+  const timeval patience{3, 0};
+  for (auto& s : crowd) {
+    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
+    char byte;
+    const auto got = ::recv(s.native_handle(), &byte, 1, 0);
+    EXPECT_TRUE(got == 0 || (got < 0 && errno == ECONNRESET)) << "connection still open (recv " << got << ")";
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_EQ(seen->size(), 20u);
 }
 
 TEST_F(Limits, StalledRequestBodyIsCutOff) {
