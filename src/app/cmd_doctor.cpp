@@ -31,6 +31,7 @@
 #include "app/commands.hpp"
 #include "config/loader.hpp"
 #include "net/ip_prefix.hpp"
+#include "net/listen.hpp"
 #include "net/tls_context.hpp"
 #include "pki/error.hpp"
 #include "pki/files.hpp"
@@ -77,12 +78,6 @@ class report {
 };
 
 std::string ms_text(milliseconds d) { return std::to_string(d.count()) + " ms"; }
-
-std::string endpoint_text(const tcp::endpoint& ep) {
-  const auto address = net::unmapped(ep.address());
-  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-  return host + ":" + std::to_string(ep.port());
-}
 
 // ---- bounded network probes -----------------------------------------------------------
 
@@ -359,16 +354,16 @@ void check_route(const context& cx, const config::config& cfg, const config::rou
     milliseconds took{0};
     last_error = try_connect(permitted[i], cx.timeout, took);
     if (!last_error.empty()) {
-      last_error = endpoint_text(permitted[i]) + ": " + last_error;
+      last_error = net::endpoint_text(permitted[i]) + ": " + last_error;
       continue;
     }
-    out.pass(name + " connect", endpoint_text(permitted[i]) + " answered in " + ms_text(took));
+    out.pass(name + " connect", net::endpoint_text(permitted[i]) + " answered in " + ms_text(took));
     if (up.tls()) {
       const std::string tls_error = try_tls(permitted[i], up.host, cfg.upstream, cx.timeout);
       if (tls_error.empty()) {
         out.pass(name + " tls", "handshake with " + up.host + " verified");
       } else {
-        out.fail(name + " tls", endpoint_text(permitted[i]) + ": " + tls_error,
+        out.fail(name + " tls", net::endpoint_text(permitted[i]) + ": " + tls_error,
                  "trust the upstream's CA (upstream.tls.ca_file or include_system_cas) and make its certificate "
                  "cover " + up.host);
       }
@@ -396,13 +391,9 @@ void check_listener(const context& cx, const config::listener& l) {
   }
   asio::io_context io;
   tcp::acceptor probe(io);
-  error_code ec;
-  probe.open(ep.protocol(), ec);
-  if (!ec && ep.address().is_v6()) probe.set_option(asio::ip::v6_only(false), ec);
-  if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) probe.bind(ep, ec);
+  const error_code ec = net::bind_acceptor(probe, ep, false);  // as the gateway's own probe
   if (!ec) {
-    out.pass(name, endpoint_text(ep) + " is free");
+    out.pass(name, net::endpoint_text(ep) + " is free");
   } else if (ec == asio::error::address_in_use) {
     const std::string owner = listener_owner(l.port);
     out.fail(name, "port " + std::to_string(l.port) + " is already in use" + (owner.empty() ? "" : " by " + owner),
@@ -411,7 +402,7 @@ void check_listener(const context& cx, const config::listener& l) {
     out.fail(name, "port " + std::to_string(l.port) + ": " + ec.message(),
              "use a port >= 1024, or grant CAP_NET_BIND_SERVICE");
   } else {
-    out.fail(name, endpoint_text(ep) + ": " + ec.message(), "listen on an address this host has");
+    out.fail(name, net::endpoint_text(ep) + ": " + ec.message(), "listen on an address this host has");
   }
 }
 
@@ -441,10 +432,10 @@ void check_edge(const context& cx) {
     milliseconds took{0};
     last_error = try_connect(r.endpoints[i], cx.timeout, took);
     if (last_error.empty()) {
-      cx.out.pass(name, "connected to " + endpoint_text(r.endpoints[i]) + " in " + ms_text(took));
+      cx.out.pass(name, "connected to " + net::endpoint_text(r.endpoints[i]) + " in " + ms_text(took));
       return;
     }
-    last_error = endpoint_text(r.endpoints[i]) + ": " + last_error;
+    last_error = net::endpoint_text(r.endpoints[i]) + ": " + last_error;
   }
   cx.out.fail(name, last_error, fix);
 }

@@ -5,24 +5,17 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "app/commands.hpp"
 #include "app/gateway.hpp"
 #include "config/loader.hpp"
-#include "net/ip_prefix.hpp"
+#include "net/listen.hpp"
 #include "observability/logging.hpp"
 
 namespace mcpgate::app {
 
 namespace {
-
-std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep) {
-  const auto address = net::unmapped(ep.address());
-  return address.is_v6() ? fmt::format("[{}]:{}", address.to_string(), ep.port())
-                         : fmt::format("{}:{}", address.to_string(), ep.port());
-}
 
 void report_diagnostics(const config::load_result& loaded) {
   for (const auto& d : loaded.diagnostics) {
@@ -58,7 +51,7 @@ int run_gateway(const gateway_options& options) {
   }
   for (const auto& l : gw->listeners()) {
     // Tests and scripts bind port 0 and read the real port from this line.
-    std::printf("mcpgate gateway: listening on %s (%s)\n", endpoint_text(l.endpoint).c_str(),
+    std::printf("mcpgate gateway: listening on %s (%s)\n", net::endpoint_text(l.endpoint).c_str(),
                 config::to_string(l.config.mode));
   }
   std::fflush(stdout);

@@ -1,7 +1,5 @@
 #include "app/gateway.hpp"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <stdexcept>
 
@@ -16,7 +14,10 @@
 
 #include "http/proxy_session.hpp"
 #include "net/ip_prefix.hpp"
+#include "net/listen.hpp"
 #include "net/tls_context.hpp"
+#include "pki/files.hpp"
+#include "pki/pem.hpp"
 #include "observability/logging.hpp"
 
 namespace mcpgate::app {
@@ -36,6 +37,17 @@ struct gateway::listener_slot {
   // Certificate files as last loaded (or last tried); guarded by certificates_mutex_.
   net::file_stamp cert_stamp, key_stamp;
   std::string load_error;  // why the last changed files could not be used, "" if they could
+
+  // Records the current state of `l`'s certificate files; true when it differs from the
+  // one recorded before.
+  bool note_certificate_files(const config::listener& l) {
+    const auto cert = net::stamp_of(l.tls.cert_file);
+    const auto key = net::stamp_of(l.tls.key_file);
+    const bool changed = cert != cert_stamp || key != key_stamp;
+    cert_stamp = cert;
+    key_stamp = key;
+    return changed;
+  }
 };
 
 namespace {
@@ -60,23 +72,10 @@ tcp::endpoint bind_endpoint(const config::listener& l, std::uint16_t port) {
   return results.begin()->endpoint();
 }
 
-// Opens and binds `acceptor` to `ep` (dual-stack for "::"), with SO_REUSEPORT when asked.
-error_code bind_acceptor(tcp::acceptor& acceptor, const tcp::endpoint& ep, bool reuse_port) {
-  error_code ec;
-  acceptor.open(ep.protocol(), ec);
-  if (!ec && ep.address().is_v6()) acceptor.set_option(asio::ip::v6_only(false), ec);
-  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec && reuse_port) {
-    acceptor.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
-  }
-  if (!ec) acceptor.bind(ep, ec);
-  return ec;
-}
-
 std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& io, const tcp::endpoint& ep, const std::string& name) {
   // Every worker has its own acceptor on the same port; the kernel spreads connections.
   auto acceptor = std::make_unique<tcp::acceptor>(io);
-  auto ec = bind_acceptor(*acceptor, ep, true);
+  auto ec = net::bind_acceptor(*acceptor, ep, true);
   if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw std::runtime_error("listener " + name + ": cannot listen on " + ep.address().to_string() + ":" +
                                    std::to_string(ep.port()) + ": " + ec.message());
@@ -90,7 +89,7 @@ void ensure_port_free(const tcp::endpoint& ep, const std::string& name) {
   if (ep.port() == 0) return;
   asio::io_context io;
   tcp::acceptor probe(io);
-  if (bind_acceptor(probe, ep, false) == asio::error::address_in_use) {
+  if (net::bind_acceptor(probe, ep, false) == asio::error::address_in_use) {
     throw std::runtime_error("listener " + name + ": port " + std::to_string(ep.port()) +
                              " is already in use (is another mcpgate running?)");
   }
@@ -152,9 +151,11 @@ void log_routes(const config::config& cfg) {
   }
 }
 
+// Days the (first) certificate of `cert_file` has left, for the reload log line.
 std::string days_left(const std::string& cert_file) {
   try {
-    return fmt::format("{:.1f}", static_cast<double>(net::certificate_seconds_left(cert_file)) / 86400.0);
+    const auto seconds = pki::seconds_left(pki::read_file(cert_file, pki::max_pem_file_bytes));
+    return fmt::format("{:.1f}", static_cast<double>(seconds) / 86400.0);
   } catch (const std::exception&) {
     return "unknown";
   }
@@ -170,10 +171,7 @@ gateway::gateway(std::shared_ptr<const config::config> cfg) {
     auto slot = std::make_shared<listener_slot>();
     slot->cfg = l;
     slot->tls.store(listener_tls(l));
-    if (l.mode != config::listener_mode::plain) {
-      slot->cert_stamp = net::stamp_of(l.tls.cert_file);
-      slot->key_stamp = net::stamp_of(l.tls.key_file);
-    }
+    if (l.mode != config::listener_mode::plain) slot->note_certificate_files(l);
     slots_.push_back(std::move(slot));
   }
 }
@@ -283,12 +281,7 @@ std::size_t gateway::poll_certificates() {
     auto& slot = *slots_[i];
     const auto& l = snap->cfg->listeners[i];
     if (l.mode == config::listener_mode::plain) continue;
-    const auto cert = net::stamp_of(l.tls.cert_file);
-    const auto key = net::stamp_of(l.tls.key_file);
-    const bool changed = cert != slot.cert_stamp || key != slot.key_stamp;
-    if (!changed && slot.load_error.empty()) continue;
-    slot.cert_stamp = cert;
-    slot.key_stamp = key;
+    if (!slot.note_certificate_files(l) && slot.load_error.empty()) continue;
     try {
       slot.tls.store(listener_tls(l));
     } catch (const std::exception& e) {
@@ -339,8 +332,7 @@ bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& err
       const auto& l = cfg->listeners[i];
       slot.tls.store(new_tls[i]);
       if (l.mode == config::listener_mode::plain) continue;
-      slot.cert_stamp = net::stamp_of(l.tls.cert_file);
-      slot.key_stamp = net::stamp_of(l.tls.key_file);
+      slot.note_certificate_files(l);
       slot.load_error.clear();
     }
   }

@@ -887,7 +887,7 @@ class loader {
       std::size_t i = 0;
       for (auto it = e.value.begin(); it != e.value.end(); ++it, ++i) {
         const YAML::Node item = *it;
-        if (auto entry = ip_set_entry(item, index(path, i))) {
+        if (auto entry = read_ip_set_entry(item, index(path, i))) {
           set.entries.push_back(std::move(*entry));
           ip_set_entry_places_[index(path, i)] = place_of(item);
         }
@@ -896,7 +896,7 @@ class loader {
     }
   }
 
-  std::optional<net::ip_set_entry> ip_set_entry(const YAML::Node& item, const std::string& path) {
+  std::optional<net::ip_set_entry> read_ip_set_entry(const YAML::Node& item, const std::string& path) {
     auto prefix_of = [&](const YAML::Node& n, const std::string& p) -> std::optional<net::ip_prefix> {
       auto text = read_string(n, p);
       if (!text) return std::nullopt;

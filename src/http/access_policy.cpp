@@ -2,10 +2,18 @@
 
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
 namespace mcpgate::http {
 
-std::string denying_rule(const compiled_access_rule& rule, access_verdict verdict) {
-  return rule.where + (verdict == access_verdict::denied_by_deny ? ".deny" : ".allow");
+std::optional<std::string> refusal(const compiled_access_rule& rule, const net::ip_bytes& address,
+                                   std::string_view client) {
+  const auto verdict = rule.check(address);
+  if (verdict == access_verdict::allowed) return std::nullopt;
+  std::string part = rule.where + (verdict == access_verdict::denied_by_deny ? ".deny" : ".allow");
+  if (!rule.dry_run) return part;
+  spdlog::warn("ip rule would deny (dry run) client={} rule={}", client, part);
+  return std::nullopt;
 }
 
 ip_set_map build_ip_sets(const config::config& cfg) {
@@ -25,10 +33,7 @@ net::ip_prefix_set active_prefixes(const std::vector<config::access_rule::refere
       continue;
     }
     const auto it = sets.find(ref.set);
-    if (it == sets.end()) continue;  // the loader refuses unknown names; nothing to add
-    for (const auto& e : it->second.entries()) {
-      if (e.window.contains(now)) prefixes.push_back(e.prefix);
-    }
+    if (it != sets.end()) it->second.append_active(now, prefixes);  // the loader refuses unknown names
   }
   return net::ip_prefix_set(prefixes);
 }

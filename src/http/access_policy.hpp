@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "config/config.hpp"
 #include "net/ip_prefix.hpp"
@@ -35,8 +36,11 @@ struct compiled_access_rule {
   }
 };
 
-// "routes.echo.deny" / "routes.echo.allow": the part of the rule that refused.
-std::string denying_rule(const compiled_access_rule& rule, access_verdict verdict);
+// The part of `rule` that refuses `address` ("routes.echo.allow", "listeners[0].deny"), or
+// nullopt when the client may go on. A dry-run rule logs its would-be refusal (naming
+// `client`) and lets the client go on.
+std::optional<std::string> refusal(const compiled_access_rule& rule, const net::ip_bytes& address,
+                                   std::string_view client);
 
 using ip_set_map = std::map<std::string, net::timed_ip_set>;
 

@@ -225,18 +225,18 @@ void downstream_session::force_close() {
 
 asio::awaitable<void> downstream_session::run(std::shared_ptr<downstream_session> self) {
   try {
+    // Who the client is (PROXY header, or the upgrade's report on ws) and whether the
+    // listener admits it, all before any TLS work.
     bool ready = true;
     if (self->worker_.snapshot()->cfg->listeners[self->listener_index_].proxy_protocol) {
       ready = co_await self->read_proxy_header();
     }
-    if (!ready) {
-      // no usable PROXY header: close
-    } else if (self->stream_.kind() == net::stream_kind::websocket_tls) {
-      ready = co_await self->accept_websocket();  // checks the listener rule itself, once it knows the client
-    } else {
+    if (ready && self->stream_.kind() == net::stream_kind::websocket_tls) {
+      ready = co_await self->accept_websocket();  // judges the client once the upgrade names it
+    } else if (ready) {
       ready = self->listener_admits(*self->worker_.snapshot());
     }
-    // No co_await inside && or ||: g++ 12 may evaluate it whatever the left side says.
+    // No co_await inside &&, || or ?:: g++ 12 may evaluate it whatever the left side says.
     if (ready && self->stream_.is_tls()) ready = co_await self->handshake();
     if (ready) {
       while (co_await self->serve_exchange()) {
@@ -355,31 +355,14 @@ asio::awaitable<bool> downstream_session::read_proxy_header() {
 }
 
 bool downstream_session::listener_admits(const runtime_snapshot& snap) {
-  const auto& rule = snap.listener_access[listener_index_];
-  const auto verdict = rule.check(client_address_);
-  if (verdict == access_verdict::allowed) return true;
-  if (rule.dry_run) {
-    spdlog::warn("ip rule would deny (dry run) client={} rule={}", client_ip_, denying_rule(rule, verdict));
-    return true;
-  }
+  const auto refused = refusal(snap.listener_access[listener_index_], client_address_, client_ip_);
+  if (!refused) return true;
   observability::access_record log;
   log.client = client_ip_;
   log.peer = peer_ip_;
   log.reason = "ip_denied";
-  log.rule = denying_rule(rule, verdict);
+  log.rule = *refused;
   observability::write_access_log(log);
-  return false;
-}
-
-bool downstream_session::route_admits(const compiled_access_rule& rule, observability::access_record& log) {
-  const auto verdict = rule.check(exchange_address_);
-  if (verdict == access_verdict::allowed) return true;
-  if (rule.dry_run) {
-    spdlog::warn("ip rule would deny (dry run) client={} rule={}", exchange_client_, denying_rule(rule, verdict));
-    return true;
-  }
-  log.reason = "ip_denied";
-  log.rule = denying_rule(rule, verdict);
   return false;
 }
 
@@ -518,7 +501,9 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   }
   log.route = route->name;
   const auto& access = snap->access_of(*route);
-  if (!route_admits(access, log)) {
+  if (auto refused = refusal(access, exchange_address_, exchange_client_)) {
+    log.reason = "ip_denied";
+    log.rule = std::move(*refused);
     if (access.action == config::access_rule::deny_action::abort) {
       finish();  // Caddy's `abort`: the connection closes without a response
       co_return false;

@@ -63,8 +63,6 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   // The listener's access rule for the client address known so far; false: close now
   // (logged with reason ip_denied). Before TLS, so a refused client costs no handshake.
   bool listener_admits(const runtime_snapshot& snap);
-  // A route's rule: true when the client may use it (dry-run denials are logged, not enforced).
-  bool route_admits(const struct compiled_access_rule& rule, observability::access_record& log);
   boost::asio::awaitable<void> refuse_upgrade(unsigned status, std::string_view reason, std::string_view body,
                                               observability::access_record& log);
   boost::asio::awaitable<bool> handshake();

@@ -15,11 +15,15 @@ timed_ip_set::timed_ip_set(std::vector<ip_set_entry> entries) : entries_(std::mo
 
 ip_prefix_set timed_ip_set::active_at(wall_time t) const {
   std::vector<ip_prefix> active;
-  active.reserve(entries_.size());
-  for (const auto& e : entries_) {
-    if (e.window.contains(t)) active.push_back(e.prefix);
-  }
+  append_active(t, active);
   return ip_prefix_set(active);
+}
+
+void timed_ip_set::append_active(wall_time t, std::vector<ip_prefix>& out) const {
+  out.reserve(out.size() + entries_.size());
+  for (const auto& e : entries_) {
+    if (e.window.contains(t)) out.push_back(e.prefix);
+  }
 }
 
 std::optional<wall_time> timed_ip_set::next_change_after(wall_time t) const {

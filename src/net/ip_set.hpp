@@ -40,6 +40,8 @@ class timed_ip_set {
   const std::vector<ip_set_entry>& entries() const { return entries_; }
   // The prefixes whose window contains `t`, ready for O(log n) lookups.
   ip_prefix_set active_at(wall_time t) const;
+  // The same prefixes appended to `out`, for a rule that unions several sets and literals.
+  void append_active(wall_time t, std::vector<ip_prefix>& out) const;
   // The first window boundary strictly after `t` (an entry starting or expiring), or
   // nullopt when the active set never changes again.
   std::optional<wall_time> next_change_after(wall_time t) const;

@@ -1,14 +1,11 @@
 #include "net/tls_context.hpp"
 
-#include <cstring>
 #include <stdexcept>
 
 #include <sys/stat.h>
 
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 namespace mcpgate::net {
 
@@ -89,19 +86,6 @@ file_stamp stamp_of(const std::string& path) {
   out.ctime_ns = static_cast<long long>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
   out.mtime_ns = static_cast<long long>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   return out;
-}
-
-long long certificate_seconds_left(const std::string& cert_file) {
-  FILE* f = std::fopen(cert_file.c_str(), "r");
-  if (!f) throw std::runtime_error(cert_file + ": " + std::strerror(errno));
-  X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
-  std::fclose(f);
-  if (!cert) throw std::runtime_error(cert_file + ": no PEM certificate: " + openssl_reason());
-  int days = 0, seconds = 0;
-  const int ok = ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(cert));
-  X509_free(cert);
-  if (!ok) throw std::runtime_error(cert_file + ": unreadable notAfter");
-  return static_cast<long long>(days) * 86400 + seconds;
 }
 
 }  // namespace mcpgate::net

@@ -31,7 +31,4 @@ struct file_stamp {
 };
 file_stamp stamp_of(const std::string& path);
 
-// Seconds until the first certificate of `cert_file` expires (negative: already expired).
-long long certificate_seconds_left(const std::string& cert_file);
-
 }  // namespace mcpgate::net

@@ -46,7 +46,7 @@ TEST(Access, RouteAllowAdmitsItsSetAndRefusesOthersWith403) {
   auto seen = std::make_shared<recorded_requests>();
   fake_upstream upstream(echo_handler(seen));
   {
-    gateway_harness gw(access_config(upstream.port(), ", allow: [loopback]", {}, "") + "\n");
+    gateway_harness gw(access_config(upstream.port(), ", allow: [loopback]"));
     EXPECT_EQ(status_of(gw.port()), 200u);
   }
   {
@@ -87,27 +87,29 @@ TEST(Access, ListenerRuleClosesTheConnectionBeforeAnyByte) {
 }
 
 // A ws listener judges the client cloudflared reports, and only a trusted peer's report.
-std::string ws_config(const test_pki& pki, std::uint16_t upstream_port, const std::string& extra = {}) {
+// `listener_extra` / `route_extra` are added to the ws listener and to the echo route.
+std::string ws_config(const test_pki& pki, std::uint16_t upstream_port, const std::string& listener_extra,
+                      const std::string& route_extra, const std::string& extra = {}) {
   return fmt::format(R"(
-listen_addr: "127.0.0.1:0"
+listeners:
+  - {{ address: "127.0.0.1:0", mode: ws {} }}
 tunnel_domain: t.example.test
 tls: {{ cert_file: "{}", key_file: "{}" }}
-listeners: []
 ip_sets:
   claude: [160.79.104.0/21]
-routes: {{ echo: "http://127.0.0.1:{}" }}
+routes:
+  echo: {{ upstream: "http://127.0.0.1:{}" {} }}
 upstream: {{ allowed_ips: [127.0.0.0/8] }}
 {}
 )",
-                     pki.server_cert, pki.server_key, upstream_port, extra);
+                     listener_extra, pki.server_cert, pki.server_key, upstream_port, route_extra, extra);
 }
 
 TEST(Access, WebSocketListenerJudgesTheClientATrustedProxyReports) {
   test_pki pki({"*.t.example.test"});
   fake_upstream upstream(echo_handler(std::make_shared<recorded_requests>()));
   auto attempt = [&](const std::string& config, const std::string& reported) {
-    gateway_harness gw(load_config_or_throw(config));
-    auto cfg = std::make_shared<config::config>(*gw.gateway().snapshot()->cfg);
+    gateway_harness gw(config);
     http_test_client client(3s);
     try {
       client.connect_tunnel("127.0.0.1", gw.port(), "echo.t.example.test", pki.ca_cert, {{"Cf-Connecting-Ip", reported}});
@@ -116,36 +118,15 @@ TEST(Access, WebSocketListenerJudgesTheClientATrustedProxyReports) {
       return 0u;  // closed before the TLS handshake
     }
   };
-  // listen_addr has no allow key of its own in mcp-proxy's format: the rule rides on a
-  // route here, and on the listener through `listeners:` below.
-  EXPECT_EQ(attempt(ws_config(pki, upstream.port()), "203.0.113.7"), 200u);
-  const auto route_rule = fmt::format(R"(
-listen_addr: "127.0.0.1:0"
-tunnel_domain: t.example.test
-tls: {{ cert_file: "{}", key_file: "{}" }}
-ip_sets:
-  claude: [160.79.104.0/21]
-routes:
-  echo: {{ upstream: "http://127.0.0.1:{}", allow: [claude] }}
-upstream: {{ allowed_ips: [127.0.0.0/8] }}
-)",
-                                      pki.server_cert, pki.server_key, upstream.port());
+  EXPECT_EQ(attempt(ws_config(pki, upstream.port(), "", ""), "203.0.113.7"), 200u);
+  const auto route_rule = ws_config(pki, upstream.port(), "", ", allow: [claude]");
   EXPECT_EQ(attempt(route_rule, "160.79.104.10"), 200u);
   EXPECT_EQ(attempt(route_rule, "203.0.113.7"), 403u);
   // A peer outside trusted_proxies: its report is ignored, so the socket peer (loopback) is judged.
-  EXPECT_EQ(attempt(route_rule + "trusted_proxies: [10.0.0.0/8]\n", "160.79.104.10"), 403u);
-
-  const auto listener_rule = fmt::format(R"(
-listeners:
-  - {{ address: "127.0.0.1:0", mode: ws, allow: [claude] }}
-tunnel_domain: t.example.test
-tls: {{ cert_file: "{}", key_file: "{}" }}
-ip_sets:
-  claude: [160.79.104.0/21]
-routes: {{ echo: "http://127.0.0.1:{}" }}
-upstream: {{ allowed_ips: [127.0.0.0/8] }}
-)",
-                                         pki.server_cert, pki.server_key, upstream.port());
+  EXPECT_EQ(attempt(ws_config(pki, upstream.port(), "", ", allow: [claude]", "trusted_proxies: [10.0.0.0/8]"),
+                    "160.79.104.10"),
+            403u);
+  const auto listener_rule = ws_config(pki, upstream.port(), ", allow: [claude]", "");
   EXPECT_EQ(attempt(listener_rule, "160.79.104.10"), 200u);
   EXPECT_EQ(attempt(listener_rule, "203.0.113.7"), 0u);
 }
