@@ -80,8 +80,7 @@ TEST(Access, ListenerRuleClosesTheConnectionBeforeAnyByte) {
   fake_upstream upstream(echo_handler(std::make_shared<recorded_requests>()));
   gateway_harness gw(access_config(upstream.port(), "", ", allow: [claude]"));
   http_test_client client(3s);
-  client.connect("127.0.0.1", gw.port());
-  EXPECT_TRUE(client.wait_closed());
+  EXPECT_TRUE(client.connect_and_wait_closed("127.0.0.1", gw.port()));
   gateway_harness open_gw(access_config(upstream.port(), "", ", allow: [loopback]"));
   EXPECT_EQ(status_of(open_gw.port()), 200u);
 }
@@ -260,8 +259,7 @@ TEST(ConnectionLimits, ListenerMaxConnectionsClosesNewOnesAndKeepsTheOpenOnes) {
   EXPECT_EQ(second.request(mcp_post("{}")).result_int(), 200);  // both counted before the third arrives
   {
     http_test_client third(3s);
-    third.connect("127.0.0.1", gw.port());
-    EXPECT_TRUE(third.wait_closed());
+    EXPECT_TRUE(third.connect_and_wait_closed("127.0.0.1", gw.port()));
   }
   EXPECT_EQ(first.request(mcp_post("{}")).result_int(), 200);  // the open ones keep working
   first.close();

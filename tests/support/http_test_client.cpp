@@ -259,6 +259,15 @@ bool http_test_client::wait_closed() {
   }
 }
 
+bool http_test_client::connect_and_wait_closed(const std::string& host, std::uint16_t port) {
+  try {
+    connect(host, port);
+  } catch (const boost::system::system_error& e) {
+    return e.code() == asio::error::connection_reset;
+  }
+  return wait_closed();
+}
+
 http::request<http::string_body> make_request(http::verb method, std::string_view target,
                                               std::string_view host, std::string body) {
   http::request<http::string_body> req{method, target, 11};

@@ -88,6 +88,9 @@ class http_test_client {
   // Whether the server closes the connection within the timeout (data it sends meanwhile
   // is discarded). False on timeout.
   bool wait_closed();
+  // connect() + wait_closed() for a server that cuts connections at accept: its reset can
+  // reach us before our connect completes, which counts as closed too.
+  bool connect_and_wait_closed(const std::string& host, std::uint16_t port);
 
  private:
   template <class Start>
