@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "http/connection_limits.hpp"
 #include "http/proxy_session.hpp"
 #include "net/ip_prefix.hpp"
 #include "net/listen.hpp"
@@ -32,8 +33,8 @@ struct gateway::listener_slot {
   config::listener cfg;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::atomic<std::shared_ptr<asio::ssl::context>> tls;
-  // Open connections over every worker (listener max_connections).
-  std::shared_ptr<std::atomic<std::size_t>> open = std::make_shared<std::atomic<std::size_t>>(0);
+  // Open connections over every worker (max_connections, max_connections_per_client).
+  std::shared_ptr<http::listener_connections> connections;
   // Certificate files as last loaded (or last tried); guarded by certificates_mutex_.
   net::file_stamp cert_stamp, key_stamp;
   std::string load_error;  // why the last changed files could not be used, "" if they could
@@ -111,7 +112,7 @@ net::stream_kind stream_kind_of(config::listener_mode mode) {
 
 asio::awaitable<void> accept_loop(http::worker& w, tcp::acceptor& acceptor, std::size_t listener_index,
                                   net::stream_kind kind, std::atomic<std::shared_ptr<asio::ssl::context>>& tls,
-                                  std::shared_ptr<std::atomic<std::size_t>> open) {
+                                  std::shared_ptr<http::listener_connections> connections) {
   constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(nothrow);
@@ -124,22 +125,21 @@ asio::awaitable<void> accept_loop(http::worker& w, tcp::acceptor& acceptor, std:
       continue;
     }
     ++w.stats().connections_accepted;
-    const auto limit = w.snapshot()->cfg->listeners[listener_index].max_connections;
-    if (limit != 0 && open->fetch_add(1) >= limit) {
+    if (!connections->try_open(w.snapshot()->cfg->listeners[listener_index].max_connections)) {
       // Full: close at once (RST, no TIME_WAIT here); the open connections keep working.
-      --*open;
       error_code ignored;
       observability::access_record log;
       const auto peer = socket.remote_endpoint(ignored);
       log.client = log.peer = ignored ? std::string("unknown") : net::unmapped(peer.address()).to_string();
       log.reason = "listener_full";
+      log.rule = connections->where() + ".max_connections";
       socket.set_option(asio::socket_base::linger(true, 0), ignored);
       socket.close(ignored);
       observability::write_access_log(log);
       continue;
     }
-    if (limit == 0) ++*open;
-    auto session = std::make_shared<http::downstream_session>(w, std::move(socket), listener_index, kind, tls.load(), open);
+    auto session =
+        std::make_shared<http::downstream_session>(w, std::move(socket), listener_index, kind, tls.load(), connections);
     http::downstream_session::start(std::move(session));
   }
 }
@@ -164,12 +164,14 @@ std::string days_left(const std::string& cert_file) {
 }  // namespace
 
 gateway::gateway(std::shared_ptr<const config::config> cfg) {
-  current_.store(std::make_shared<const http::runtime_snapshot>(cfg, ++generation_));
+  current_.store(std::make_shared<const http::runtime_snapshot>(cfg, ++generation_, std::chrono::system_clock::now(), policy_));
   const unsigned n = worker_count(*cfg);
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<http::worker>(i, current_));
   for (const auto& l : cfg->listeners) {
     auto slot = std::make_shared<listener_slot>();
     slot->cfg = l;
+    slot->connections =
+        std::make_shared<http::listener_connections>(*policy_, l.from_listen_addr ? "listen_addr" : l.access.where);
     slot->tls.store(listener_tls(l));
     if (l.mode != config::listener_mode::plain) slot->note_certificate_files(l);
     slots_.push_back(std::move(slot));
@@ -195,7 +197,7 @@ void gateway::start() {
     auto& w = *workers_[i];
     for (std::size_t l = 0; l < slots_.size(); ++l) {
       auto& slot = *slots_[l];
-      asio::co_spawn(w.io(), accept_loop(w, *slot.acceptors[i], l, stream_kind_of(slot.cfg.mode), slot.tls, slot.open),
+      asio::co_spawn(w.io(), accept_loop(w, *slot.acceptors[i], l, stream_kind_of(slot.cfg.mode), slot.tls, slot.connections),
                      asio::detached);
     }
     w.start_tick();
@@ -258,7 +260,7 @@ void gateway::rebuild_for_time() {
   const auto old = current_.load();
   const auto now = std::chrono::system_clock::now();
   try {
-    current_.store(std::make_shared<const http::runtime_snapshot>(old->cfg, ++generation_, now));
+    current_.store(std::make_shared<const http::runtime_snapshot>(old->cfg, ++generation_, now, policy_));
   } catch (const std::exception& e) {
     spdlog::error("access rules not updated for the time of day: {}", e.what());
     return;
@@ -319,7 +321,7 @@ bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& err
       new_tls.push_back(listener_tls(a));  // re-reads certificate files: rotation by SIGHUP
     }
     std::lock_guard lock(snapshot_mutex_);
-    auto snap = std::make_shared<const http::runtime_snapshot>(cfg, ++generation_);
+    auto snap = std::make_shared<const http::runtime_snapshot>(cfg, ++generation_, std::chrono::system_clock::now(), policy_);
     current_.store(std::move(snap));
   } catch (const std::exception& e) {
     error = e.what();

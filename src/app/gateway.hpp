@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "config/config.hpp"
+#include "http/policy_state.hpp"
 #include "http/snapshot.hpp"
 #include "http/worker.hpp"
 
@@ -54,6 +55,9 @@ class gateway {
   std::size_t poll_certificates();
   // How many times a listener's certificate was replaced without a restart (poll or reload).
   std::uint64_t certificate_reloads() const { return certificate_reloads_.load(); }
+  // What each access rule, rate limit and connection limit refused so far (dry-run rules:
+  // what they would have refused), by rule; kept across reloads.
+  std::vector<http::decision_count> decision_counts() const { return policy_->decision_counts(); }
 
  private:
   struct listener_slot;
@@ -62,6 +66,9 @@ class gateway {
   void schedule_access_rebuild();
   void rebuild_for_time();
 
+  // Counters and rate-limit buckets, kept across snapshots (declared before current_:
+  // snapshots hold pieces of it).
+  std::shared_ptr<http::policy_state> policy_ = std::make_shared<http::policy_state>();
   http::snapshot_slot current_;
   std::uint64_t generation_ = 0;
   std::vector<std::unique_ptr<http::worker>> workers_;

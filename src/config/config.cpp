@@ -26,4 +26,12 @@ const char* to_string(listener_mode mode) {
   return "plain";
 }
 
+const char* to_string(rate_limit::key_part part) {
+  switch (part) {
+    case rate_limit::key_part::client_ip: return "client_ip";
+    case rate_limit::key_part::route: return "route";
+  }
+  return "client_ip";
+}
+
 }  // namespace mcpgate::config

@@ -73,6 +73,37 @@ struct listener {
   // Open connections at most (0: no limit). Beyond it new connections are closed at once;
   // the open ones keep working.
   std::uint32_t max_connections = 0;
+  // Open connections per client at most (0: no limit), counted once the client is known
+  // (socket peer, PROXY header, or the client a ws listener's proxy reports); an IPv6
+  // client is its /64, since one host can use any address in it.
+  std::uint32_t max_connections_per_client = 0;
+};
+
+// A token bucket on a route (`rate_limit:`): `requests` per `per` on average, bursts of up
+// to `burst`. Each distinct key (the client, or the whole route) has its own bucket.
+struct rate_limit {
+  // What one bucket is for. Later parts (MCP tool name, caller identity) join this list
+  // when the gateway knows them; a key is the concatenation of its parts.
+  enum class key_part { client_ip, route };
+  std::uint32_t requests = 0;
+  duration per = 1s;
+  std::uint32_t burst = 0;  // bucket size; written as 0 / unset: `requests`
+  std::vector<key_part> key{key_part::client_ip};
+  // Client addresses are grouped by these prefix lengths before keying (an attacker with an
+  // IPv6 /64 must not get 2^64 buckets).
+  unsigned ipv4_prefix = 32;
+  unsigned ipv6_prefix = 64;
+  // Keys tracked at most (memory bound under address churn). Beyond it, new keys share one
+  // overflow bucket until idle keys can be forgotten.
+  std::uint32_t max_keys = 100'000;
+  bool dry_run = false;  // log and count would-be refusals, refuse nothing
+  std::string where;     // "routes.echo.rate_limit[0]": names the rule in logs and counters
+};
+
+// Per-route overrides of the top-level `limits` (unset: the top-level value).
+struct route_limits {
+  std::optional<std::uint32_t> max_request_header_bytes;
+  std::optional<std::uint64_t> max_request_body_bytes;
 };
 
 // An upstream in Anthropic's form `scheme://host:port` (port mandatory, no path).
@@ -103,6 +134,11 @@ struct route {
   // Browser origins allowed to call this route ("https://app.example.com", lower case):
   // a request with any other Origin gets 403 (MCP's DNS-rebinding rule). Empty: no check.
   std::vector<std::string> allowed_origins;
+  std::vector<rate_limit> rate_limits;  // every one must admit a request
+  route_limits limits;
+  // The upstream speaks MCP: replies the gateway makes itself (403, 413, 429, 502, ...)
+  // carry a JSON-RPC error body that MCP clients can show.
+  bool mcp = true;
 };
 
 struct upstream_settings {
@@ -148,5 +184,6 @@ struct config {
 
 const char* to_string(log_level level);
 const char* to_string(listener_mode mode);
+const char* to_string(rate_limit::key_part part);
 
 }  // namespace mcpgate::config

@@ -55,10 +55,12 @@ const key_list top_keys{"listen_addr", "log_level", "shutdown_timeout", "tunnel_
                         "routes", "upstream", "listeners", "limits", "workers", "trusted_proxies", "ip_sets"};
 const key_list tls_keys{"cert_file", "key_file", "poll_interval"};
 const key_list listener_keys{"address", "mode", "tls", "allow", "deny", "dry_run", "proxy_protocol",
-                             "max_connections"};
+                             "max_connections", "max_connections_per_client"};
 const key_list route_keys{"path", "upstream", "connect_timeout", "response_header_timeout",
                           "stream_idle_timeout", "preserve_host", "allow", "deny", "action", "dry_run",
-                          "allowed_origins"};
+                          "allowed_origins", "rate_limit", "limits", "mcp"};
+const key_list rate_limit_keys{"requests", "per", "burst", "key", "ipv4_prefix", "ipv6_prefix", "max_keys", "dry_run"};
+const key_list route_limits_keys{"max_request_header_bytes", "max_request_body_bytes"};
 const key_list ip_set_entry_keys{"cidr", "from", "until"};
 // Within this, validate warns that an ip_sets entry is about to stop matching.
 constexpr auto expiry_warning_window = std::chrono::hours(24 * 30);
@@ -648,6 +650,7 @@ class loader {
       access_rule rule;
       bool proxy_protocol = false;
       std::uint32_t max_connections = 0;
+      std::uint32_t max_per_client = 0;
       rule.where = path;
       rule.action = access_rule::deny_action::abort;  // before TLS there is no one to answer
       for (const entry& e : entries(item, path, listener_keys)) {
@@ -663,6 +666,9 @@ class loader {
           else ok = false;
         } else if (e.key == "max_connections") {
           if (auto n = read_unsigned(e.value, key_path, 0, 10'000'000)) max_connections = static_cast<std::uint32_t>(*n);
+          else ok = false;
+        } else if (e.key == "max_connections_per_client") {
+          if (auto n = read_unsigned(e.value, key_path, 0, 10'000'000)) max_per_client = static_cast<std::uint32_t>(*n);
           else ok = false;
         } else if (e.key == "mode") {
           auto s = read_string(e.value, key_path);
@@ -688,6 +694,7 @@ class loader {
       l->access = std::move(rule);
       l->proxy_protocol = proxy_protocol;
       l->max_connections = max_connections;
+      l->max_connections_per_client = max_per_client;
       listener_entries_.push_back(std::move(*l));
       listener_entry_sources_.push_back({path, place_of(item)});
     }
@@ -802,6 +809,13 @@ class loader {
         else ok = false;
       } else if (e.key == "allowed_origins") {
         ok = read_origins(v, key_path, r.allowed_origins) && ok;
+      } else if (e.key == "rate_limit") {
+        ok = read_rate_limits(v, key_path, r.rate_limits) && ok;
+      } else if (e.key == "limits") {
+        ok = read_route_limits(v, key_path, r.limits) && ok;
+      } else if (e.key == "mcp") {
+        if (auto b = read_bool(v, key_path)) r.mcp = *b;
+        else ok = false;
       }
     }
     if (paths && r.path == "/" && !node_has_key(node, "path")) {
@@ -1000,6 +1014,135 @@ class loader {
   }
 
   // Origins as browsers send them: scheme://host[:port], no path; "null" for opaque origins.
+  // One token bucket, or a list of them (`[{ requests: 100, per: 1m, key: route }, { ... }]`).
+  bool read_rate_limits(const YAML::Node& node, const std::string& path, std::vector<rate_limit>& out) {
+    if (node.IsMap()) {
+      auto limit = read_rate_limit(node, path);
+      if (limit) out.push_back(std::move(*limit));
+      return limit.has_value();
+    }
+    if (!node.IsSequence() || node.size() == 0) {
+      error(node, path, "expected a rate limit { requests, per, burst, key } or a non-empty list of them, got " + describe(node));
+      return false;
+    }
+    bool ok = true;
+    std::size_t i = 0;
+    for (auto it = node.begin(); it != node.end(); ++it, ++i) {
+      const YAML::Node item = *it;
+      const std::string item_path = index(path, i);
+      if (!expect_map(item, item_path)) {
+        ok = false;
+        continue;
+      }
+      auto limit = read_rate_limit(item, item_path);
+      if (limit) out.push_back(std::move(*limit));
+      else ok = false;
+    }
+    return ok;
+  }
+
+  std::optional<rate_limit> read_rate_limit(const YAML::Node& node, const std::string& path) {
+    rate_limit out;
+    out.where = path;
+    bool ok = true;
+    bool have_requests = false;
+    for (const entry& e : entries(node, path, rate_limit_keys)) {
+      const std::string key_path = join(path, e.key);
+      const YAML::Node& v = e.value;
+      if (e.key == "requests") {
+        have_requests = true;
+        if (auto n = read_unsigned(v, key_path, 1, 1'000'000'000)) out.requests = static_cast<std::uint32_t>(*n);
+        else ok = false;
+      } else if (e.key == "per") {
+        auto d = read_duration(v, key_path);
+        if (d && d->count() <= 0) {
+          error(v, key_path, "the period must be longer than 0 (e.g. 1s, 1m)");
+          d.reset();
+        } else if (d && *d > std::chrono::hours(24)) {
+          error(v, key_path, "the period must be at most 24h");
+          d.reset();
+        }
+        if (d) out.per = *d;
+        else ok = false;
+      } else if (e.key == "burst") {
+        if (auto n = read_unsigned(v, key_path, 1, 1'000'000'000)) out.burst = static_cast<std::uint32_t>(*n);
+        else ok = false;
+      } else if (e.key == "key") {
+        ok = read_rate_limit_key(v, key_path, out.key) && ok;
+      } else if (e.key == "ipv4_prefix") {
+        if (auto n = read_unsigned(v, key_path, 1, 32)) out.ipv4_prefix = static_cast<unsigned>(*n);
+        else ok = false;
+      } else if (e.key == "ipv6_prefix") {
+        if (auto n = read_unsigned(v, key_path, 1, 128)) out.ipv6_prefix = static_cast<unsigned>(*n);
+        else ok = false;
+      } else if (e.key == "max_keys") {
+        if (auto n = read_unsigned(v, key_path, 1, 10'000'000)) out.max_keys = static_cast<std::uint32_t>(*n);
+        else ok = false;
+      } else if (e.key == "dry_run") {
+        if (auto b = read_bool(v, key_path)) out.dry_run = *b;
+        else ok = false;
+      }
+    }
+    if (!have_requests) {
+      error(node, join(path, "requests"), "missing required key \"requests\" (e.g. rate_limit: { requests: 10, per: 1s })");
+      return std::nullopt;
+    }
+    if (out.burst == 0) out.burst = out.requests;
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
+  // `client_ip`, `route`, or a list of parts: [client_ip, route].
+  bool read_rate_limit_key(const YAML::Node& node, const std::string& path, std::vector<rate_limit::key_part>& out) {
+    static constexpr std::string_view expected = "expected one of: client_ip, route";
+    auto part_of = [&](const YAML::Node& item, const std::string& item_path) -> std::optional<rate_limit::key_part> {
+      auto text = read_string(item, item_path);
+      if (!text) return std::nullopt;
+      if (*text == "client_ip") return rate_limit::key_part::client_ip;
+      if (*text == "route") return rate_limit::key_part::route;
+      error(item, item_path, "invalid rate limit key " + quote(*text) + " (" + std::string(expected) + ")");
+      return std::nullopt;
+    };
+    out.clear();
+    if (node.IsSequence()) {
+      if (node.size() == 0) {
+        error(node, path, "empty key list (" + std::string(expected) + ")");
+        return false;
+      }
+      bool ok = true;
+      std::size_t i = 0;
+      for (auto it = node.begin(); it != node.end(); ++it, ++i) {
+        auto part = part_of(*it, index(path, i));
+        if (!part) {
+          ok = false;
+        } else if (std::find(out.begin(), out.end(), *part) == out.end()) {
+          out.push_back(*part);
+        }
+      }
+      return ok;
+    }
+    auto part = part_of(node, path);
+    if (part) out.push_back(*part);
+    return part.has_value();
+  }
+
+  bool read_route_limits(const YAML::Node& node, const std::string& path, route_limits& out) {
+    if (!expect_map(node, path)) return false;
+    constexpr std::uint64_t max_u32 = 0xffffffffu;
+    bool ok = true;
+    for (const entry& e : entries(node, path, route_limits_keys)) {
+      const std::string key_path = join(path, e.key);
+      if (e.key == "max_request_header_bytes") {
+        if (auto n = read_size(e.value, key_path, max_u32)) out.max_request_header_bytes = static_cast<std::uint32_t>(*n);
+        else ok = false;
+      } else {
+        if (auto n = read_size(e.value, key_path, ~std::uint64_t{0})) out.max_request_body_bytes = *n;
+        else ok = false;
+      }
+    }
+    return ok;
+  }
+
   bool read_origins(const YAML::Node& node, const std::string& path, std::vector<std::string>& out) {
     if (!node.IsSequence()) {
       error(node, path, "expected a list of origins (e.g. [\"https://app.example.com\"]), got " + describe(node));
@@ -1335,6 +1478,7 @@ std::string listener_line(const listener& l) {
   }
   if (l.proxy_protocol) out += " proxy_protocol";
   if (l.max_connections != 0) out += " max_connections " + std::to_string(l.max_connections);
+  if (l.max_connections_per_client != 0) out += " max_connections_per_client " + std::to_string(l.max_connections_per_client);
   out += access_text(l.access, false);
   return out;
 }
@@ -1351,6 +1495,15 @@ std::string route_line(const route& r) {
     for (std::size_t i = 0; i < r.allowed_origins.size(); ++i) out += (i ? ", " : "") + r.allowed_origins[i];
     out += "]";
   }
+  for (const auto& limit : r.rate_limits) {
+    out += " rate_limit " + std::to_string(limit.requests) + "/" + format_duration(limit.per) + " burst " +
+           std::to_string(limit.burst) + " key ";
+    for (std::size_t i = 0; i < limit.key.size(); ++i) out += (i ? "+" : "") + std::string(to_string(limit.key[i]));
+    if (limit.dry_run) out += " (dry run)";
+  }
+  if (r.limits.max_request_header_bytes) out += " header limit " + format_size(*r.limits.max_request_header_bytes);
+  if (r.limits.max_request_body_bytes) out += " body limit " + format_size(*r.limits.max_request_body_bytes);
+  if (!r.mcp) out += " (not mcp)";
   return out;
 }
 

@@ -10,7 +10,11 @@ std::optional<std::string> refusal(const compiled_access_rule& rule, const net::
                                    std::string_view client) {
   const auto verdict = rule.check(address);
   if (verdict == access_verdict::allowed) return std::nullopt;
-  std::string part = rule.where + (verdict == access_verdict::denied_by_deny ? ".deny" : ".allow");
+  const bool by_deny = verdict == access_verdict::denied_by_deny;
+  std::string part = rule.where + (by_deny ? ".deny" : ".allow");
+  if (const auto& counter = by_deny ? rule.deny_counter : rule.allow_counter) {
+    ++(rule.dry_run ? counter->dry_run : counter->refused);
+  }
   if (!rule.dry_run) return part;
   spdlog::warn("ip rule would deny (dry run) client={} rule={}", client, part);
   return std::nullopt;
@@ -40,7 +44,8 @@ net::ip_prefix_set active_prefixes(const std::vector<config::access_rule::refere
 
 }  // namespace
 
-compiled_access_rule compile_access_rule(const config::access_rule& rule, const ip_set_map& sets, net::wall_time now) {
+compiled_access_rule compile_access_rule(const config::access_rule& rule, const ip_set_map& sets, net::wall_time now,
+                                         policy_state* state) {
   compiled_access_rule out;
   out.present = !rule.empty();
   out.allow = active_prefixes(rule.allow, sets, now);
@@ -49,6 +54,10 @@ compiled_access_rule compile_access_rule(const config::access_rule& rule, const 
   out.action = rule.action;
   out.dry_run = rule.dry_run;
   out.where = rule.where;
+  if (state && out.present) {
+    out.allow_counter = state->counter(rule.where + ".allow");
+    out.deny_counter = state->counter(rule.where + ".deny");
+  }
   return out;
 }
 

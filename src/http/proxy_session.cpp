@@ -18,9 +18,11 @@
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "http/connection_limits.hpp"
 #include "http/forwarding.hpp"
 #include "http/snapshot.hpp"
 #include "http/wire.hpp"
+#include "mcp/jsonrpc_error.hpp"
 #include "http/worker.hpp"
 #include "net/ip_prefix.hpp"
 #include "net/proxy_protocol.hpp"
@@ -156,6 +158,14 @@ bool origin_allowed(const config::route& route, std::string_view origin) {
   return std::find(route.allowed_origins.begin(), route.allowed_origins.end(), lowered) != route.allowed_origins.end();
 }
 
+// The request header's size on the wire as the client sent it (give or take whitespace):
+// request line, fields, blank line.
+std::size_t header_size(const bhttp::request_header<>& req) {
+  std::size_t size = req.method_string().size() + 1 + req.target().size() + 11;  // " HTTP/1.1\r\n"
+  for (const auto& field : req) size += field.name_string().size() + 2 + field.value().size() + 2;
+  return size + 2;
+}
+
 // Relay buffer size for `pending` bytes waiting in the kernel.
 std::size_t chunk_size_for(std::size_t pending) { return std::clamp<std::size_t>(pending + 64, 1024, relay_chunk); }
 
@@ -180,13 +190,13 @@ net::maybe_tls_stream make_stream(asio::ip::tcp::socket socket, net::stream_kind
 
 downstream_session::downstream_session(worker& owner, asio::ip::tcp::socket socket, std::size_t listener_index,
                                        net::stream_kind kind, std::shared_ptr<asio::ssl::context> tls_context,
-                                       std::shared_ptr<std::atomic<std::size_t>> open_connections)
+                                       std::shared_ptr<listener_connections> connections)
     : worker_(owner),
       wait_deadline_(owner.io()),
       stream_(make_stream(std::move(socket), kind, tls_context.get())),
       tls_context_(std::move(tls_context)),
       listener_index_(listener_index),
-      open_connections_(std::move(open_connections)) {
+      connections_(std::move(connections)) {
   error_code ec;
   peer_ = stream_.tcp().socket().remote_endpoint(ec);
   peer_ip_ = ec ? std::string("unknown") : net::unmapped(peer_.address()).to_string();
@@ -198,7 +208,9 @@ downstream_session::downstream_session(worker& owner, asio::ip::tcp::socket sock
 
 downstream_session::~downstream_session() {
   worker_.remove_session(this);
-  if (open_connections_) --*open_connections_;
+  if (!connections_) return;
+  if (counted_client_) connections_->close_for(*counted_client_);
+  connections_->close();
 }
 
 void downstream_session::start(std::shared_ptr<downstream_session> session) {
@@ -355,13 +367,24 @@ asio::awaitable<bool> downstream_session::read_proxy_header() {
 }
 
 bool downstream_session::listener_admits(const runtime_snapshot& snap) {
-  const auto refused = refusal(snap.listener_access[listener_index_], client_address_, client_ip_);
-  if (!refused) return true;
   observability::access_record log;
   log.client = client_ip_;
   log.peer = peer_ip_;
-  log.reason = "ip_denied";
-  log.rule = *refused;
+  if (auto refused = refusal(snap.listener_access[listener_index_], client_address_, client_ip_)) {
+    log.reason = "ip_denied";
+    log.rule = std::move(*refused);
+    observability::write_access_log(log);
+    return false;
+  }
+  const auto per_client = snap.cfg->listeners[listener_index_].max_connections_per_client;
+  if (per_client == 0 || !connections_) return true;
+  const auto network = connection_client_network(client_address_);
+  if (connections_->try_open_for(network, per_client)) {
+    counted_client_ = network;
+    return true;
+  }
+  log.reason = "client_connection_limit";
+  log.rule = connections_->where() + ".max_connections_per_client";
   observability::write_access_log(log);
   return false;
 }
@@ -432,9 +455,9 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   };
 
   request_parser parser;
-  parser.header_limit(limits.max_request_header_bytes);
-  parser.body_limit(limits.max_request_body_bytes);
-  buffer_.max_size(limits.max_request_header_bytes + relay_chunk);
+  parser.header_limit(snap->parse_header_limit);
+  parser.body_limit(snap->parse_body_limit);
+  buffer_.max_size(snap->parse_header_limit + relay_chunk);
   stream_.tcp().expires_after(limits.request_header_timeout);
   auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, nothrow);
   if (parser.is_header_done()) {
@@ -508,12 +531,30 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
       finish();  // Caddy's `abort`: the connection closes without a response
       co_return false;
     }
-    co_await local_reply(403, "ip_denied", "Forbidden\n", log, parser.is_done());
+    co_await local_reply(403, "ip_denied", "Forbidden\n", log, parser.is_done(), route);
     finish();
     co_return parser.is_done() && !close_requested_;
   }
   if (!origin_allowed(*route, req[bhttp::field::origin])) {
-    co_await local_reply(403, "origin_denied", "Forbidden: Origin not allowed\n", log, parser.is_done());
+    co_await local_reply(403, "origin_denied", "Forbidden: Origin not allowed\n", log, parser.is_done(), route);
+    finish();
+    co_return parser.is_done() && !close_requested_;
+  }
+  // The parser read with the largest limits of any route; this route's own apply now.
+  if (header_size(req) > snap->header_limit_of(*route)) {
+    co_await local_reply(431, "request_header_too_large", "Request header too large\n", log, false, route);
+    finish();
+    co_return false;
+  }
+  const auto body_limit = snap->body_limit_of(*route);
+  if (const auto length = parser.content_length(); length && *length > body_limit) {
+    co_await local_reply(413, "body_too_large", "Request body too large\n", log, false, route);
+    finish();
+    co_return false;
+  }
+  if (!parser.is_done()) parser.body_limit(body_limit);
+  if (auto retry_after = rate_limited(*snap, *route, log)) {
+    co_await local_reply(429, "rate_limited", "Rate limit exceeded\n", log, parser.is_done(), route, retry_after);
     finish();
     co_return parser.is_done() && !close_requested_;
   }
@@ -522,6 +563,26 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   const bool keep_alive = co_await proxy(*snap, *route, parser, log);
   finish();
   co_return keep_alive && !close_requested_ && !client_gone_;
+}
+
+std::optional<std::uint64_t> downstream_session::rate_limited(const runtime_snapshot& snap, const config::route& route,
+                                                              observability::access_record& log) {
+  for (const auto& limit : snap.rate_limits_of(route)) {
+    const auto verdict = limit.limiter->take(limit.limiter->key_for(exchange_address_));
+    if (verdict.admitted) continue;
+    if (limit.spec->dry_run) {
+      ++limit.counter->dry_run;
+      spdlog::warn("rate limit would refuse (dry run) client={} rule={}", exchange_client_, limit.spec->where);
+      continue;
+    }
+    ++limit.counter->refused;
+    log.rule = limit.spec->where;
+    // Whole seconds (the header's unit), rounded up: a client that waits that long gets in.
+    constexpr std::int64_t ns_per_second = 1'000'000'000;
+    const auto ns = verdict.retry_after.count();
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(1, (ns + ns_per_second - 1) / ns_per_second));
+  }
+  return std::nullopt;
 }
 
 asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, const config::route& route,
@@ -541,7 +602,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
       spdlog::warn("upstream unavailable route={} upstream={} reason={}: {}", route.name, route.upstream.to_string(),
                    dialed.reason, dialed.detail);
       co_await local_reply(dialed.status, dialed.reason,
-                           dialed.status == 504 ? "Upstream timeout\n" : "Bad gateway\n", log, false);
+                           dialed.status == 504 ? "Upstream timeout\n" : "Bad gateway\n", log, false, &route);
       co_return false;
     }
     upstream = std::move(dialed.connection);
@@ -577,7 +638,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     upstream->stream.tcp().expires_after(upstream_write_timeout);
     const auto ec = co_await up_writer.write(upstream->stream, nullptr, 0, true);
     if (ec) {
-      co_await local_reply(502, "upstream_reset", "Bad gateway\n", log, false);
+      co_await local_reply(502, "upstream_reset", "Bad gateway\n", log, false, &route);
       co_return false;
     }
   }
@@ -589,7 +650,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     if (rec == bhttp::error::need_buffer) rec = {};
     if (rec) {
       if (rec == bhttp::error::body_limit) {
-        co_await local_reply(413, "body_too_large", "Request body too large\n", log, false);
+        co_await local_reply(413, "body_too_large", "Request body too large\n", log, false, &route);
       } else if (rec == beast::error::timeout) {
         log.status = 408;  // the stream is closed already; nothing more can be said to the client
         log.reason = "request_body_timeout";
@@ -605,7 +666,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     upstream->stream.tcp().expires_after(upstream_write_timeout);
     const auto wec = co_await up_writer.write(upstream->stream, got ? chunk.get(got) : nullptr, got, last);
     if (wec) {
-      co_await local_reply(502, "upstream_reset", "Bad gateway\n", log, false);
+      co_await local_reply(502, "upstream_reset", "Bad gateway\n", log, false, &route);
       co_return false;
     }
   }
@@ -644,7 +705,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     const bool timeout = ec == beast::error::timeout;
     spdlog::warn("upstream response failed route={} upstream={}: {}", route.name, route.upstream.to_string(), ec.message());
     co_await local_reply(timeout ? 504 : 502, timeout ? "upstream_timeout" : "upstream_reset",
-                         timeout ? "Upstream timeout\n" : "Bad gateway\n", log, false);
+                         timeout ? "Upstream timeout\n" : "Bad gateway\n", log, false, &route);
     co_return false;
   }
 
@@ -755,14 +816,22 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
 }
 
 asio::awaitable<void> downstream_session::local_reply(unsigned status, std::string_view reason, std::string_view body,
-                                                      observability::access_record& log, bool keep_alive) {
+                                                      observability::access_record& log, bool keep_alive,
+                                                      const config::route* route, std::optional<std::uint64_t> retry_after) {
   ++worker_.stats().local_replies;
   log.status = status;
   log.reason = std::string(reason);
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
-  res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+  if (route && route->mcp) {
+    res.set(bhttp::field::content_type, "application/json");
+    while (!body.empty() && body.back() == '\n') body.remove_suffix(1);
+    res.body() = mcp::jsonrpc_error_body({.message = body, .reason = reason, .retry_after_seconds = retry_after});
+  } else {
+    res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+    res.body() = std::string(body);
+  }
   res.set(bhttp::field::cache_control, "no-store");
-  res.body() = std::string(body);
+  if (retry_after) res.set(bhttp::field::retry_after, std::to_string(*retry_after));
   res.keep_alive(keep_alive && !close_requested_);
   res.prepare_payload();
   // Closing after an early reply while the client still sends its body would make the

@@ -25,6 +25,7 @@
 namespace mcpgate::http {
 
 class worker;
+class listener_connections;
 struct runtime_snapshot;
 
 class downstream_session : public std::enable_shared_from_this<downstream_session> {
@@ -32,11 +33,11 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   // `kind` tls: the TLS handshake comes first; websocket_tls: the WebSocket upgrade, then
   // the TLS handshake inside it. Both need `tls_context`.
   // `listener_index`: which configured listener accepted it (its access rule applies).
-  // `open_connections`: the listener's count of open connections, decremented when the
-  // session ends (the acceptor incremented it).
+  // `connections`: the listener's connection counts; the acceptor counted this one, the
+  // session gives it back when it ends (and its per-client count, if it took one).
   downstream_session(worker& owner, boost::asio::ip::tcp::socket socket, std::size_t listener_index,
                      net::stream_kind kind, std::shared_ptr<boost::asio::ssl::context> tls_context,
-                     std::shared_ptr<std::atomic<std::size_t>> open_connections = nullptr);
+                     std::shared_ptr<listener_connections> connections = nullptr);
   ~downstream_session();
   downstream_session(const downstream_session&) = delete;
   downstream_session& operator=(const downstream_session&) = delete;
@@ -60,8 +61,9 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   // Reads exactly the PROXY protocol header (peeking first, so TLS bytes behind it stay in
   // the socket) and takes the client address from it. False: no valid header in time.
   boost::asio::awaitable<bool> read_proxy_header();
-  // The listener's access rule for the client address known so far; false: close now
-  // (logged with reason ip_denied). Before TLS, so a refused client costs no handshake.
+  // The listener's access rule and per-client connection limit for the client address
+  // known so far; false: close now (logged with reason ip_denied / client_connection_limit).
+  // Before TLS, so a refused client costs no handshake.
   bool listener_admits(const runtime_snapshot& snap);
   boost::asio::awaitable<void> refuse_upgrade(unsigned status, std::string_view reason, std::string_view body,
                                               observability::access_record& log);
@@ -71,8 +73,16 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   boost::asio::awaitable<bool> serve_exchange();
   boost::asio::awaitable<bool> proxy(const runtime_snapshot& snap, const struct config::route& route,
                                      request_parser& parser, observability::access_record& log);
+  // A reply made by the gateway. On an MCP route (`route` given, route->mcp) the body is a
+  // JSON-RPC error carrying `body` as its message; `retry_after` adds Retry-After (seconds).
   boost::asio::awaitable<void> local_reply(unsigned status, std::string_view reason, std::string_view body,
-                                           observability::access_record& log, bool keep_alive);
+                                           observability::access_record& log, bool keep_alive,
+                                           const config::route* route = nullptr,
+                                           std::optional<std::uint64_t> retry_after = std::nullopt);
+  // Takes a token from each of the route's rate limits; the seconds to wait when one has
+  // none (its rule recorded in `log`), nullopt when the request may go on.
+  std::optional<std::uint64_t> rate_limited(const runtime_snapshot& snap, const config::route& route,
+                                            observability::access_record& log);
 
   boost::asio::awaitable<void> lingering_close();
   // Waits until `socket` is readable, at most `limit` (0: no limit); beast timeout on expiry.
@@ -94,7 +104,8 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   std::string exchange_client_;      // this exchange's client: client_ip_, or what a trusted proxy says
   net::ip_bytes exchange_address_{};
   std::size_t listener_index_;
-  std::shared_ptr<std::atomic<std::size_t>> open_connections_;
+  std::shared_ptr<listener_connections> connections_;
+  std::optional<net::ip_bytes> counted_client_;  // the network counted for max_connections_per_client
   boost::beast::flat_buffer buffer_;  // downstream bytes read and not yet parsed
   phase phase_ = phase::idle;
   bool close_requested_ = false;

@@ -11,6 +11,8 @@
 
 #include "config/config.hpp"
 #include "http/access_policy.hpp"
+#include "http/policy_state.hpp"
+#include "http/rate_limiter.hpp"
 #include "http/router.hpp"
 #include "net/ip_prefix.hpp"
 
@@ -20,8 +22,10 @@ struct runtime_snapshot {
   // Throws std::runtime_error when something the config points at cannot be used
   // (an unreadable upstream CA file): the caller keeps its previous snapshot. Access
   // rules are compiled for `now` (ip_sets time windows).
+  // `state` carries counters and rate-limit buckets from one snapshot to the next; null:
+  // a fresh one (tests, one-off tools).
   runtime_snapshot(std::shared_ptr<const config::config> config, std::uint64_t generation,
-                   net::wall_time now = std::chrono::system_clock::now());
+                   net::wall_time now = std::chrono::system_clock::now(), std::shared_ptr<policy_state> state = nullptr);
 
   std::shared_ptr<const config::config> cfg;
   router routes;                                       // points into *cfg
@@ -32,8 +36,30 @@ struct runtime_snapshot {
   std::optional<net::wall_time> next_access_change;   // rebuild then: a window opens or closes
   net::wall_time compiled_at;
 
-  const compiled_access_rule& access_of(const config::route& route) const {
-    return route_access[static_cast<std::size_t>(&route - cfg->routes.data())];
+  struct route_rate_limit {
+    const config::rate_limit* spec;  // points into *cfg
+    std::shared_ptr<rate_limiter> limiter;
+    std::shared_ptr<decision_counter> counter;
+  };
+  std::vector<std::vector<route_rate_limit>> route_rate_limits;  // by index in cfg->routes
+  // Request header / body limits the parser starts with: the largest any route allows
+  // (each route's own limit applies once the request is routed).
+  std::uint32_t parse_header_limit = 0;
+  std::uint64_t parse_body_limit = 0;
+  std::shared_ptr<policy_state> policy;
+
+  std::size_t index_of(const config::route& route) const {
+    return static_cast<std::size_t>(&route - cfg->routes.data());
+  }
+  const compiled_access_rule& access_of(const config::route& route) const { return route_access[index_of(route)]; }
+  const std::vector<route_rate_limit>& rate_limits_of(const config::route& route) const {
+    return route_rate_limits[index_of(route)];
+  }
+  std::uint32_t header_limit_of(const config::route& route) const {
+    return route.limits.max_request_header_bytes.value_or(cfg->limits.max_request_header_bytes);
+  }
+  std::uint64_t body_limit_of(const config::route& route) const {
+    return route.limits.max_request_body_bytes.value_or(cfg->limits.max_request_body_bytes);
   }
   std::shared_ptr<boost::asio::ssl::context> upstream_tls;  // null when no https upstream
   std::uint64_t generation;

@@ -50,6 +50,11 @@ ip_bytes to_bytes(const ip::address& address) {
   return address.to_v6().to_bytes();
 }
 
+ip_bytes client_network(const ip_bytes& address, unsigned v4_bits, unsigned v6_bits) {
+  const unsigned bits = is_mapped_v4(address) ? v4_mapped_offset + std::min(v4_bits, 32u) : std::min(v6_bits, 128u);
+  return fill_host_bits(address, bits, false);
+}
+
 ip::address unmapped(const ip::address& address) {
   if (address.is_v6() && address.to_v6().is_v4_mapped()) {
     return ip::make_address_v4(ip::v4_mapped, address.to_v6());

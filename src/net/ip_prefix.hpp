@@ -27,6 +27,10 @@ ip_bytes to_bytes(const boost::asio::ip::address& address);
 // plain IPv4 address people read in logs; any other address unchanged.
 boost::asio::ip::address unmapped(const boost::asio::ip::address& address);
 
+// The network an address belongs to when clients are counted by network: IPv4 addresses
+// keep their first `v4_bits` (1..32), IPv6 ones their first `v6_bits` (1..128).
+ip_bytes client_network(const ip_bytes& address, unsigned v4_bits, unsigned v6_bits);
+
 class ip_prefix {
  public:
   // Parses "10.0.0.0/8", "2001:db8::/32", or a single address ("192.168.1.7", "::1"),

@@ -595,11 +595,12 @@ limits:
   max_body: 1
 )");
   EXPECT_TRUE(has(r, "t.yaml:2:7: error: listeners[0].adress: unknown key \"adress\" (did you mean \"address\"?); "
-                     "allowed keys: address, mode, tls, allow, deny, dry_run, proxy_protocol, max_connections"));
+                     "allowed keys: address, mode, tls, allow, deny, dry_run, proxy_protocol, max_connections, "
+                     "max_connections_per_client"));
   EXPECT_TRUE(has(r, "t.yaml:3:8: error: tls.cert: unknown key \"cert\"; allowed keys: cert_file, key_file, poll_interval"));
   EXPECT_TRUE(has(r, "t.yaml:5:32: error: routes.a.pathh: unknown key \"pathh\" (did you mean \"path\"?); allowed "
                      "keys: path, upstream, connect_timeout, response_header_timeout, stream_idle_timeout, preserve_host, allow, deny, action, dry_run, "
-                     "allowed_origins"));
+                     "allowed_origins, rate_limit, limits, mcp"));
   EXPECT_TRUE(has(r, "t.yaml:7:10: error: upstream.tls.ca_fil: unknown key \"ca_fil\" (did you mean \"ca_file\"?); "
                      "allowed keys: ca_file, include_system_cas"));
   EXPECT_TRUE(has_part(r, "t.yaml:8:3: error: upstream.allowed: unknown key \"allowed\"; allowed keys: allowed_ips,"));

@@ -1,0 +1,49 @@
+// What the access policy keeps across config snapshots: a decision counter per rule and
+// the rate limiters' buckets. The gateway owns one policy_state; each runtime_snapshot
+// takes the pieces its rules need, so a reload (or the rebuild when an ip_sets window
+// opens or closes) keeps the counts, and the buckets of every rate limit left unchanged.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace mcpgate::http {
+
+class rate_limiter;
+
+// Requests or connections a rule turned away. Exported by /metrics (observability issue);
+// rule names are config paths, so the label set is bounded by the config.
+struct decision_counter {
+  std::atomic<std::uint64_t> refused{0};  // enforced refusals
+  std::atomic<std::uint64_t> dry_run{0};  // refusals a dry-run rule only logged
+};
+
+struct decision_count {
+  std::string rule;  // "routes.echo.allow", "routes.echo.rate_limit[0]", "listeners[0].max_connections"
+  std::uint64_t refused = 0;
+  std::uint64_t dry_run = 0;
+};
+
+class policy_state {
+ public:
+  std::shared_ptr<decision_counter> counter(const std::string& rule);
+  // The limiter for `spec`: the same object as long as the rule keeps its place and its
+  // parameters (a changed rule starts with full buckets). Limiters no snapshot uses any
+  // more are freed with the last snapshot that held them.
+  std::shared_ptr<rate_limiter> limiter(const config::rate_limit& spec);
+  std::vector<decision_count> decision_counts() const;  // sorted by rule
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<decision_counter>> counters_;
+  std::map<std::string, std::weak_ptr<rate_limiter>> limiters_;  // by rule + parameters
+};
+
+}  // namespace mcpgate::http
