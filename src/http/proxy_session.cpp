@@ -518,9 +518,9 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   const auto* route = snap->routes.match(log.host, target);
   if (!route) {
     spdlog::info("no route for host host={} path={} client={}", log.host, log.path, exchange_client_);
-    co_await local_reply(502, "no_route", "No route configured for host\n", log, parser.is_done());
+    const bool keep_alive = co_await refuse(502, "no_route", "No route configured for host\n", log, parser);
     finish();
-    co_return parser.is_done() && !close_requested_;
+    co_return keep_alive;
   }
   log.route = route->name;
   const auto& access = snap->access_of(*route);
@@ -531,14 +531,14 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
       finish();  // Caddy's `abort`: the connection closes without a response
       co_return false;
     }
-    co_await local_reply(403, "ip_denied", "Forbidden\n", log, parser.is_done(), route);
+    const bool keep_alive = co_await refuse(403, "ip_denied", "Forbidden\n", log, parser, route);
     finish();
-    co_return parser.is_done() && !close_requested_;
+    co_return keep_alive;
   }
   if (!origin_allowed(*route, req[bhttp::field::origin])) {
-    co_await local_reply(403, "origin_denied", "Forbidden: Origin not allowed\n", log, parser.is_done(), route);
+    const bool keep_alive = co_await refuse(403, "origin_denied", "Forbidden: Origin not allowed\n", log, parser, route);
     finish();
-    co_return parser.is_done() && !close_requested_;
+    co_return keep_alive;
   }
   // The parser read with the largest limits of any route; this route's own apply now.
   if (header_size(req) > snap->header_limit_of(*route)) {
@@ -554,9 +554,9 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   }
   if (!parser.is_done()) parser.body_limit(body_limit);
   if (auto retry_after = rate_limited(*snap, *route, log)) {
-    co_await local_reply(429, "rate_limited", "Rate limit exceeded\n", log, parser.is_done(), route, retry_after);
+    const bool keep_alive = co_await refuse(429, "rate_limited", "Rate limit exceeded\n", log, parser, route, retry_after);
     finish();
-    co_return parser.is_done() && !close_requested_;
+    co_return keep_alive;
   }
   log.upstream = route->upstream.to_string();
 
@@ -840,6 +840,31 @@ asio::awaitable<void> downstream_session::local_reply(unsigned status, std::stri
   stream_.tcp().expires_after(downstream_write_timeout);
   auto [ec, n] = co_await bhttp::async_write(stream_, res, nothrow);
   if (!ec) log.bytes_out += res.body().size();
+}
+
+asio::awaitable<bool> downstream_session::refuse(unsigned status, std::string_view reason, std::string_view body,
+                                                observability::access_record& log, request_parser& parser,
+                                                const config::route* route, std::optional<std::uint64_t> retry_after) {
+  // Reading a small body to its end keeps the connection for the client's next request
+  // (a rate-limited client that must reconnect every time costs both sides more); a large
+  // one is not worth reading, so the reply closes the connection (after a lingering close).
+  constexpr std::uint64_t max_discarded_body = 64 * 1024;
+  bool complete = parser.is_done();
+  if (!complete && !close_requested_ && parser.content_length().value_or(0) <= max_discarded_body) {
+    const auto limits = worker_.snapshot()->cfg->limits;
+    parser.body_limit(max_discarded_body);
+    std::array<char, 4096> sink;
+    while (!parser.is_done()) {
+      parser.get().body().data = sink.data();
+      parser.get().body().size = sink.size();
+      stream_.tcp().expires_after(limits.request_body_timeout);
+      auto [ec, n] = co_await bhttp::async_read_some(stream_, buffer_, parser, nothrow);
+      if (ec && ec != bhttp::error::need_buffer) break;
+    }
+    complete = parser.is_done();
+  }
+  co_await local_reply(status, reason, body, log, complete, route, retry_after);
+  co_return complete && !close_requested_ && !linger_;
 }
 
 asio::awaitable<void> downstream_session::lingering_close() {

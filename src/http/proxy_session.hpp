@@ -79,6 +79,12 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
                                            observability::access_record& log, bool keep_alive,
                                            const config::route* route = nullptr,
                                            std::optional<std::uint64_t> retry_after = std::nullopt);
+  // local_reply for a request the gateway refuses before forwarding it; the rest of a small
+  // body is read and dropped first. Returns whether the connection may carry another request.
+  boost::asio::awaitable<bool> refuse(unsigned status, std::string_view reason, std::string_view body,
+                                      observability::access_record& log, request_parser& parser,
+                                      const config::route* route = nullptr,
+                                      std::optional<std::uint64_t> retry_after = std::nullopt);
   // Takes a token from each of the route's rate limits; the seconds to wait when one has
   // none (its rule recorded in `log`), nullopt when the request may go on.
   std::optional<std::uint64_t> rate_limited(const runtime_snapshot& snap, const config::route& route,

@@ -55,7 +55,10 @@ TEST(Access, RouteAllowAdmitsItsSetAndRefusesOthersWith403) {
     client.connect("127.0.0.1", gw.port());
     auto res = client.request(mcp_post("{}"));
     EXPECT_EQ(res.result_int(), 403);
-    EXPECT_EQ(res.body(), "Forbidden\n");
+    EXPECT_EQ(res[http::field::content_type], "application/json");  // an MCP route: a JSON-RPC error
+    EXPECT_EQ(res.body(),
+              R"({"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Forbidden","data":{"reason":"ip_denied"}}})");
+    EXPECT_EQ(gw.decisions("routes.*.allow").refused, 1u);
   }
   EXPECT_EQ(seen->size(), 1u);  // refused requests never reach the upstream
 }
@@ -74,6 +77,8 @@ TEST(Access, DryRunLetsEverythingThrough) {
   fake_upstream upstream(echo_handler(std::make_shared<recorded_requests>()));
   gateway_harness gw(access_config(upstream.port(), ", allow: [claude], dry_run: true"));
   EXPECT_EQ(status_of(gw.port()), 200u);
+  EXPECT_EQ(gw.decisions("routes.*.allow").dry_run, 1u);  // counted as a would-be refusal
+  EXPECT_EQ(gw.decisions("routes.*.allow").refused, 0u);
 }
 
 TEST(Access, ListenerRuleClosesTheConnectionBeforeAnyByte) {
@@ -262,6 +267,7 @@ TEST(ConnectionLimits, ListenerMaxConnectionsClosesNewOnesAndKeepsTheOpenOnes) {
     EXPECT_TRUE(third.connect_and_wait_closed("127.0.0.1", gw.port()));
   }
   EXPECT_EQ(first.request(mcp_post("{}")).result_int(), 200);  // the open ones keep working
+  EXPECT_TRUE(wait_until([&] { return gw.decisions("listeners[0].max_connections").refused == 1; }));
   first.close();
   EXPECT_TRUE(wait_until([&] {
     try {

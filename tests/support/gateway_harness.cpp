@@ -35,4 +35,11 @@ bool gateway_harness::reload(const std::string& yaml, std::string& error) {
   return gateway_->reload(load_config_or_throw(yaml), error);
 }
 
+mcpgate::http::decision_count gateway_harness::decisions(const std::string& rule) const {
+  for (auto& c : gateway_->decision_counts()) {
+    if (c.rule == rule) return c;
+  }
+  return {rule, 0, 0};
+}
+
 }  // namespace mcpgate::test

@@ -22,6 +22,9 @@ class gateway_harness {
   // Reload with new YAML; returns the gateway's answer (error text in `error`).
   bool reload(const std::string& yaml, std::string& error);
   void shutdown(std::chrono::milliseconds timeout) { gateway_->shutdown(timeout); }
+  // What `rule` ("routes.*.allow", "listeners[0].max_connections") refused so far (zeros
+  // when it never did).
+  mcpgate::http::decision_count decisions(const std::string& rule) const;
 
  private:
   std::unique_ptr<app::gateway> gateway_;
