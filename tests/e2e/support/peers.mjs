@@ -53,7 +53,8 @@ export async function startEverything(transport = 'streamableHttp') {
 
 /**
  * Starts `mcpgate gateway` with one plain listener on 127.0.0.1:0 and the given routes
- * ([{ path, upstream }], all under host "*"). Returns { proc, port, origin, configPath }.
+ * ([{ path, upstream, extra }], all under host "*"; `extra`: more route keys as YAML flow
+ * text, e.g. 'rate_limit: { requests: 5 }'). Returns { proc, port, origin, configPath }.
  */
 export async function startGateway(routes, { extraYaml = '' } = {}) {
   const bin = mcpgateBin();
@@ -65,7 +66,7 @@ export async function startGateway(routes, { extraYaml = '' } = {}) {
     '  - { address: "127.0.0.1:0", mode: plain }',
     'routes:',
     '  "*":',
-    ...routes.map((r) => `    - { path: ${r.path}, upstream: "${r.upstream}" }`),
+    ...routes.map((r) => `    - { path: ${r.path}, upstream: "${r.upstream}"${r.extra ? `, ${r.extra}` : ''} }`),
     'upstream:',
     '  allowed_ips: [127.0.0.0/8]',
     extraYaml,
