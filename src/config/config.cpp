@@ -30,6 +30,8 @@ const char* to_string(rate_limit::key_part part) {
   switch (part) {
     case rate_limit::key_part::client_ip: return "client_ip";
     case rate_limit::key_part::route: return "route";
+    case rate_limit::key_part::tool: return "tool";
+    case rate_limit::key_part::mcp_method: return "mcp_method";
   }
   return "client_ip";
 }

@@ -84,7 +84,9 @@ struct listener {
 struct rate_limit {
   // What one bucket is for. Later parts (MCP tool name, caller identity) join this list
   // when the gateway knows them; a key is the concatenation of its parts.
-  enum class key_part { client_ip, route };
+  // tool: the tool of a tools/call (a limit with it applies to tool calls only, each tool
+  // its own bucket); mcp_method: the JSON-RPC method (both need `mcp: true`).
+  enum class key_part { client_ip, route, tool, mcp_method };
   std::uint32_t requests = 0;
   duration per = 1s;
   std::uint32_t burst = 0;  // bucket size; written as 0 / unset: `requests`
@@ -98,6 +100,30 @@ struct rate_limit {
   std::uint32_t max_keys = 100'000;
   bool dry_run = false;  // log and count would-be refusals, refuse nothing
   std::string where;     // "routes.echo.rate_limit[0]": names the rule in logs and counters
+};
+
+// Which tools, prompts or resources of a route clients may see and use (`tools:`,
+// `prompts:`, `resources:` on a route): shell-style globs (fnmatch: `*`, `?`, `[...]`) on
+// the tool or prompt name, or on the resource URI. A deny match refuses; a non-empty allow
+// list refuses everything outside it.
+struct name_rule {
+  // One glob. An entry may later carry conditions on the caller (scope, key name) once
+  // the gateway authenticates callers; the object form `{ name: ... }` is that shape.
+  struct pattern {
+    std::string glob;
+  };
+  std::vector<pattern> allow;
+  std::vector<pattern> deny;
+  bool dry_run = false;  // log and count would-be refusals, refuse and hide nothing
+  std::string where;     // "routes.files.tools": names the rule in logs and counters
+  bool empty() const { return allow.empty() && deny.empty(); }
+};
+
+struct mcp_policy {
+  name_rule tools;
+  name_rule prompts;
+  name_rule resources;
+  bool empty() const { return tools.empty() && prompts.empty() && resources.empty(); }
 };
 
 // Per-route overrides of the top-level `limits` (unset: the top-level value).
@@ -139,6 +165,18 @@ struct route {
   // The upstream speaks MCP: replies the gateway makes itself (403, 413, 429, 502, ...)
   // carry a JSON-RPC error body that MCP clients can show.
   bool mcp = true;
+  mcp_policy policy;  // tools / prompts / resources
+  // Some rule decides on what the JSON-RPC body says (tools / prompts / resources rules, a
+  // rate limit keyed by tool or method): bodies that cannot be read as JSON-RPC are then
+  // refused rather than passed on unjudged.
+  bool judges_mcp_body() const {
+    for (const auto& limit : rate_limits) {
+      for (const auto part : limit.key) {
+        if (part == rate_limit::key_part::tool || part == rate_limit::key_part::mcp_method) return true;
+      }
+    }
+    return !policy.empty();
+  }
 };
 
 struct upstream_settings {

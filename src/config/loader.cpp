@@ -58,7 +58,9 @@ const key_list listener_keys{"address", "mode", "tls", "allow", "deny", "dry_run
                              "max_connections", "max_connections_per_client"};
 const key_list route_keys{"path", "upstream", "connect_timeout", "response_header_timeout",
                           "stream_idle_timeout", "preserve_host", "allow", "deny", "action", "dry_run",
-                          "allowed_origins", "rate_limit", "limits", "mcp"};
+                          "allowed_origins", "rate_limit", "limits", "mcp", "tools", "prompts", "resources"};
+const key_list name_rule_keys{"allow", "deny", "dry_run"};
+const key_list name_pattern_keys{"name"};
 const key_list rate_limit_keys{"requests", "per", "burst", "key", "ipv4_prefix", "ipv6_prefix", "max_keys", "dry_run"};
 const key_list route_limits_keys{"max_request_header_bytes", "max_request_body_bytes"};
 const key_list ip_set_entry_keys{"cidr", "from", "until"};
@@ -816,6 +818,12 @@ class loader {
       } else if (e.key == "mcp") {
         if (auto b = read_bool(v, key_path)) r.mcp = *b;
         else ok = false;
+      } else if (e.key == "tools") {
+        ok = read_name_rule(v, key_path, r.policy.tools) && ok;
+      } else if (e.key == "prompts") {
+        ok = read_name_rule(v, key_path, r.policy.prompts) && ok;
+      } else if (e.key == "resources") {
+        ok = read_name_rule(v, key_path, r.policy.resources) && ok;
       }
     }
     if (paths && r.path == "/" && !node_has_key(node, "path")) {
@@ -828,6 +836,12 @@ class loader {
     if (!have_upstream) {
       error(node, join(path, "upstream"), "missing required key \"upstream\" (scheme://host:port)");
       return;
+    }
+    if (!r.mcp && r.judges_mcp_body()) {
+      error(node, join(path, "mcp"),
+            "tools / prompts / resources rules and rate-limit keys tool / mcp_method need mcp: true (the gateway "
+            "must read the JSON-RPC messages to apply them)");
+      ok = false;
     }
     if (ok) add_route(std::move(r), join(path, "upstream"), upstream_at);
   }
@@ -1094,12 +1108,14 @@ class loader {
 
   // `client_ip`, `route`, or a list of parts: [client_ip, route].
   bool read_rate_limit_key(const YAML::Node& node, const std::string& path, std::vector<rate_limit::key_part>& out) {
-    static constexpr std::string_view expected = "expected one of: client_ip, route";
+    static constexpr std::string_view expected = "expected one of: client_ip, route, tool, mcp_method";
     auto part_of = [&](const YAML::Node& item, const std::string& item_path) -> std::optional<rate_limit::key_part> {
       auto text = read_string(item, item_path);
       if (!text) return std::nullopt;
       if (*text == "client_ip") return rate_limit::key_part::client_ip;
       if (*text == "route") return rate_limit::key_part::route;
+      if (*text == "tool") return rate_limit::key_part::tool;
+      if (*text == "mcp_method") return rate_limit::key_part::mcp_method;
       error(item, item_path, "invalid rate limit key " + quote(*text) + " (" + std::string(expected) + ")");
       return std::nullopt;
     };
@@ -1137,6 +1153,46 @@ class loader {
         else ok = false;
       } else {
         if (auto n = read_size(e.value, key_path, ~std::uint64_t{0})) out.max_request_body_bytes = *n;
+        else ok = false;
+      }
+    }
+    return ok;
+  }
+
+  // `{ allow: [...], deny: [...], dry_run }`, entries globs or `{ name: glob }`.
+  bool read_name_rule(const YAML::Node& node, const std::string& path, name_rule& out) {
+    out.where = path;
+    if (!expect_map(node, path)) return false;
+    bool ok = true;
+    for (const entry& e : entries(node, path, name_rule_keys)) {
+      const std::string key_path = join(path, e.key);
+      if (e.key == "dry_run") {
+        if (auto b = read_bool(e.value, key_path)) out.dry_run = *b;
+        else ok = false;
+        continue;
+      }
+      auto& list = e.key == "allow" ? out.allow : out.deny;
+      if (!e.value.IsSequence()) {
+        error(e.value, key_path, "expected a list of names or globs (e.g. [read_file, \"list_*\"]), got " + describe(e.value));
+        ok = false;
+        continue;
+      }
+      std::size_t i = 0;
+      for (auto it = e.value.begin(); it != e.value.end(); ++it, ++i) {
+        const YAML::Node item = *it;
+        const std::string item_path = index(key_path, i);
+        std::optional<std::string> glob;
+        if (item.IsMap()) {
+          for (const entry& f : entries(item, item_path, name_pattern_keys)) glob = read_string(f.value, join(item_path, f.key));
+          if (!glob && !node_has_key(item, "name")) error(item, join(item_path, "name"), "missing required key \"name\"");
+        } else {
+          glob = read_string(item, item_path);
+        }
+        if (glob && glob->empty()) {
+          error(item, item_path, "empty name (use \"*\" for every name)");
+          glob.reset();
+        }
+        if (glob) list.push_back({*glob});
         else ok = false;
       }
     }
@@ -1504,6 +1560,19 @@ std::string route_line(const route& r) {
   if (r.limits.max_request_header_bytes) out += " header limit " + format_size(*r.limits.max_request_header_bytes);
   if (r.limits.max_request_body_bytes) out += " body limit " + format_size(*r.limits.max_request_body_bytes);
   if (!r.mcp) out += " (not mcp)";
+  for (const auto* rule : {&r.policy.tools, &r.policy.prompts, &r.policy.resources}) {
+    if (rule->empty()) continue;
+    const auto last_dot = rule->where.rfind('.');
+    out += " " + rule->where.substr(last_dot + 1);
+    auto list = [](const std::vector<name_rule::pattern>& patterns) {
+      std::string text = "[";
+      for (std::size_t i = 0; i < patterns.size(); ++i) text += (i ? ", " : "") + patterns[i].glob;
+      return text + "]";
+    };
+    if (!rule->allow.empty()) out += " allow " + list(rule->allow);
+    if (!rule->deny.empty()) out += " deny " + list(rule->deny);
+    if (rule->dry_run) out += " (dry run)";
+  }
   return out;
 }
 

@@ -22,7 +22,9 @@
 #include "http/forwarding.hpp"
 #include "http/snapshot.hpp"
 #include "http/wire.hpp"
+#include "mcp/jsonrpc.hpp"
 #include "mcp/jsonrpc_error.hpp"
+#include "mcp/policy.hpp"
 #include "http/worker.hpp"
 #include "net/ip_prefix.hpp"
 #include "net/proxy_protocol.hpp"
@@ -164,6 +166,13 @@ std::size_t header_size(const bhttp::request_header<>& req) {
   std::size_t size = req.method_string().size() + 1 + req.target().size() + 11;  // " HTTP/1.1\r\n"
   for (const auto& field : req) size += field.name_string().size() + 2 + field.value().size() + 2;
   return size + 2;
+}
+
+// application/json, any case, with or without parameters ("application/json; charset=utf-8").
+bool is_json(std::string_view content_type) {
+  const auto media = content_type.substr(0, content_type.find(';'));
+  const auto end = media.find_last_not_of(" \t");
+  return beast::iequals(media.substr(0, end == std::string_view::npos ? 0 : end + 1), "application/json");
 }
 
 // Relay buffer size for `pending` bytes waiting in the kernel.
@@ -553,22 +562,78 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
     co_return false;
   }
   if (!parser.is_done()) parser.body_limit(body_limit);
-  if (auto retry_after = rate_limited(*snap, *route, log)) {
+
+  // MCP routes: a POST body is read whole and parsed once; every later decision (rate-limit
+  // keys, tool policy, logs) uses what it says, never a header alone.
+  // Other content types pass through unread (an OAuth token endpoint behind an MCP route
+  // takes forms), unless a rule must judge the body: then they are refused.
+  std::string mcp_body;
+  std::optional<mcp::inspected_request> inspected;
+  const bool judged = route->judges_mcp_body();
+  if (route->mcp && req.method() == bhttp::verb::post && !is_json(req[bhttp::field::content_type]) && judged) {
+    const bool keep_alive = co_await refuse(415, "unsupported_media_type",
+                                            "Unsupported Media Type: MCP messages are sent as application/json\n", log,
+                                            parser, route);
+    finish();
+    co_return keep_alive;
+  }
+  if (route->mcp && req.method() == bhttp::verb::post && is_json(req[bhttp::field::content_type])) {
+    if (!co_await read_whole_body(parser, mcp_body, log, *route)) {
+      finish();
+      co_return false;
+    }
+    inspected = mcp::inspect_request(mcp_body);
+    if (!inspected->messages.empty()) {
+      const auto& first = inspected->messages.front();
+      log.mcp_method = first.method + (inspected->batch ? "+" : "");
+      log.mcp_name = first.name;
+    }
+    std::optional<std::pair<int, std::string>> invalid;
+    if (inspected->error_code == mcp::parse_error || (!inspected->ok() && judged)) {
+      invalid.emplace(inspected->error_code, inspected->error);
+    } else if (auto mismatch = mcp::routing_header_mismatch(
+                   *inspected, {req["Mcp-Method"], req["Mcp-Name"], req["MCP-Protocol-Version"]})) {
+      invalid.emplace(mcp::header_mismatch, "Header mismatch: " + *mismatch);
+    }
+    // JSON that is not JSON-RPC (an OAuth client registration) goes on as it came when no
+    // rule needs to judge it.
+    if (invalid) {
+      const std::string_view reason = invalid->first == mcp::header_mismatch ? "mcp_header_mismatch" : "invalid_jsonrpc";
+      const auto body = mcp::jsonrpc_error_body({.message = invalid->second, .reason = reason, .code = invalid->first});
+      co_await write_reply(400, reason, "application/json", body, log, true);
+      finish();
+      co_return !close_requested_;
+    }
+  }
+  if (auto retry_after = rate_limited(*snap, *route, log, inspected ? &*inspected : nullptr)) {
     const bool keep_alive = co_await refuse(429, "rate_limited", "Rate limit exceeded\n", log, parser, route, retry_after);
     finish();
     co_return keep_alive;
   }
+  if (inspected && !route->policy.empty()) {
+    if (auto refusal_body = refused_calls(*snap, *route, *inspected, log)) {
+      co_await write_reply(200, "tool_denied", "application/json", *refusal_body, log, true);
+      finish();
+      co_return !close_requested_;
+    }
+  }
   log.upstream = route->upstream.to_string();
 
-  const bool keep_alive = co_await proxy(*snap, *route, parser, log);
+  const bool keep_alive = co_await proxy(*snap, *route, parser, log, inspected ? &mcp_body : nullptr);
   finish();
   co_return keep_alive && !close_requested_ && !client_gone_;
 }
 
 std::optional<std::uint64_t> downstream_session::rate_limited(const runtime_snapshot& snap, const config::route& route,
-                                                              observability::access_record& log) {
+                                                              observability::access_record& log,
+                                                              const mcp::inspected_request* inspected) {
+  // A batch is keyed by its first message (batches left the protocol in 2025-06-18).
+  const mcp::message_info* first = inspected && !inspected->messages.empty() ? &inspected->messages.front() : nullptr;
   for (const auto& limit : snap.rate_limits_of(route)) {
-    const auto verdict = limit.limiter->take(limit.limiter->key_for(exchange_address_));
+    const auto key = limit.limiter->key_for(exchange_address_, first ? std::string_view(first->method) : std::string_view(),
+                                            first ? std::string_view(first->name) : std::string_view());
+    if (!key) continue;  // keyed by something this request does not have (a tool, for a non-call)
+    const auto verdict = limit.limiter->take(*key);
     if (verdict.admitted) continue;
     if (limit.spec->dry_run) {
       ++limit.counter->dry_run;
@@ -585,11 +650,92 @@ std::optional<std::uint64_t> downstream_session::rate_limited(const runtime_snap
   return std::nullopt;
 }
 
+std::optional<std::string> downstream_session::refused_calls(const runtime_snapshot& snap, const config::route& route,
+                                                             const mcp::inspected_request& inspected,
+                                                             observability::access_record& log) {
+  // A batch holding one refused call is refused whole: every request in it gets an error
+  // (forwarding part of a batch would need its responses merged back; batches left the
+  // protocol in 2025-06-18 and no current client sends them).
+  std::vector<std::optional<mcp::call_refusal>> verdicts;
+  bool any_refused = false;
+  for (const auto& m : inspected.messages) {
+    auto refusal = mcp::refused_call(route.policy, m);
+    if (refusal) {
+      auto& counter = *snap.policy->counter(refusal->rule);
+      const auto* rule = mcp::rule_for_call(route.policy, m.method);
+      if (rule->dry_run) {
+        ++counter.dry_run;
+        spdlog::warn("mcp rule would refuse (dry run) client={} rule={} method={} name={}", exchange_client_,
+                     refusal->rule, m.method, m.name);
+        refusal.reset();
+      } else {
+        ++counter.refused;
+        any_refused = true;
+        if (log.rule.empty()) log.rule = refusal->rule;
+      }
+    }
+    verdicts.push_back(std::move(refusal));
+  }
+  if (!any_refused) return std::nullopt;
+  std::vector<mcp::gateway_error> errors;
+  for (std::size_t i = 0; i < inspected.messages.size(); ++i) {
+    const auto& m = inspected.messages[i];
+    if (m.kind != mcp::message_kind::request) continue;  // notifications and responses get no answer
+    const auto& refusal = verdicts[i];
+    if (refusal) {
+      errors.push_back({.message = refusal->message, .reason = "tool_denied", .id_json = m.id, .code = refusal->code});
+    } else {
+      errors.push_back({.message = "Batch refused: it holds a call this gateway does not allow",
+                        .reason = "batch_refused",
+                        .id_json = m.id});
+    }
+  }
+  return inspected.batch ? mcp::jsonrpc_error_batch(errors) : mcp::jsonrpc_error_body(errors.front());
+}
+
+asio::awaitable<bool> downstream_session::read_whole_body(request_parser& parser, std::string& out,
+                                                          observability::access_record& log,
+                                                          const config::route& route) {
+  if (parser.is_done()) co_return true;
+  if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+    static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+    stream_.tcp().expires_after(downstream_write_timeout);
+    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(continue_line), nothrow);
+    if (ec) co_return false;
+  }
+  const auto timeout = worker_.snapshot()->cfg->limits.request_body_timeout;
+  if (const auto length = parser.content_length()) out.reserve(static_cast<std::size_t>(*length));
+  while (!parser.is_done()) {
+    const std::size_t used = out.size();
+    const std::size_t room = std::max<std::size_t>(out.capacity() - used, relay_chunk);
+    out.resize(used + room);
+    parser.get().body().data = out.data() + used;
+    parser.get().body().size = room;
+    stream_.tcp().expires_after(timeout);
+    auto [ec, n] = co_await bhttp::async_read_some(stream_, buffer_, parser, nothrow);
+    out.resize(used + room - parser.get().body().size);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (!ec) continue;
+    if (ec == bhttp::error::body_limit) {
+      co_await local_reply(413, "body_too_large", "Request body too large\n", log, false, &route);
+    } else if (ec == beast::error::timeout) {
+      log.status = 408;  // the stream is closed already; nothing more can be said to the client
+      log.reason = "request_body_timeout";
+    } else {
+      log.reason = "client_aborted";
+    }
+    co_return false;
+  }
+  log.bytes_in += out.size();
+  co_return true;
+}
+
 asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, const config::route& route,
-                                                request_parser& parser, observability::access_record& log) {
+                                                request_parser& parser, observability::access_record& log,
+                                                const std::string* whole_body) {
   const auto& limits = snap.cfg->limits;
   auto& req = parser.get();
-  const bool has_body = !parser.is_done();
+  const bool has_body = !whole_body && !parser.is_done();  // still to be streamed from the client
   const bool client_keep_alive = req.keep_alive();
   const unsigned client_version = req.version();
   const bool head_request = req.method() == bhttp::verb::head;
@@ -616,13 +762,17 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   // --- request header + body, streamed -----------------------------------------------
   forward_context fwd{exchange_client_, stream_.is_tls(), std::string(req[bhttp::field::host])};
   const bool expects_continue = beast::iequals(req[bhttp::field::expect], "100-continue");
-  const bool chunked_upload = req.chunked();
+  const bool chunked_upload = has_body && req.chunked();
   // Rewritten in place (no copy of every field): from here on the parser needs only its
   // own framing state, which it took from the header when it parsed it.
   auto& up_head = req.base();
   prepare_upstream_request(up_head, route, fwd);
   up_head.version(11);  // HTTP/1.1 without "Connection: close": pooled keep-alive upstream
   if (chunked_upload) up_head.set(bhttp::field::transfer_encoding, "chunked");  // re-chunked
+  if (whole_body) {  // read (and inspected) already: sent with its length, whatever the client's framing
+    up_head.erase(bhttp::field::transfer_encoding);
+    up_head.set(bhttp::field::content_length, std::to_string(whole_body->size()));
+  }
   message_writer up_writer(request_head(up_head), chunked_upload);
 
   relay_buffer chunk;
@@ -636,7 +786,8 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   // body piece (one write instead of two: a small MCP POST costs one syscall upstream).
   if (!has_body) {
     upstream->stream.tcp().expires_after(upstream_write_timeout);
-    const auto ec = co_await up_writer.write(upstream->stream, nullptr, 0, true);
+    const auto ec = co_await up_writer.write(upstream->stream, whole_body ? whole_body->data() : nullptr,
+                                             whole_body ? whole_body->size() : 0, true);
     if (ec) {
       co_await local_reply(502, "upstream_reset", "Bad gateway\n", log, false, &route);
       co_return false;
@@ -818,18 +969,25 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
 asio::awaitable<void> downstream_session::local_reply(unsigned status, std::string_view reason, std::string_view body,
                                                       observability::access_record& log, bool keep_alive,
                                                       const config::route* route, std::optional<std::uint64_t> retry_after) {
+  if (route && route->mcp) {
+    while (!body.empty() && body.back() == '\n') body.remove_suffix(1);
+    const auto json = mcp::jsonrpc_error_body({.message = body, .reason = reason, .retry_after_seconds = retry_after});
+    co_await write_reply(status, reason, "application/json", json, log, keep_alive, retry_after);
+  } else {
+    co_await write_reply(status, reason, "text/plain; charset=utf-8", body, log, keep_alive, retry_after);
+  }
+}
+
+asio::awaitable<void> downstream_session::write_reply(unsigned status, std::string_view reason,
+                                                      std::string_view content_type, std::string_view body,
+                                                      observability::access_record& log, bool keep_alive,
+                                                      std::optional<std::uint64_t> retry_after) {
   ++worker_.stats().local_replies;
   log.status = status;
   log.reason = std::string(reason);
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
-  if (route && route->mcp) {
-    res.set(bhttp::field::content_type, "application/json");
-    while (!body.empty() && body.back() == '\n') body.remove_suffix(1);
-    res.body() = mcp::jsonrpc_error_body({.message = body, .reason = reason, .retry_after_seconds = retry_after});
-  } else {
-    res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
-    res.body() = std::string(body);
-  }
+  res.set(bhttp::field::content_type, content_type);
+  res.body() = std::string(body);
   res.set(bhttp::field::cache_control, "no-store");
   if (retry_after) res.set(bhttp::field::retry_after, std::to_string(*retry_after));
   res.keep_alive(keep_alive && !close_requested_);

@@ -22,6 +22,10 @@
 #include "net/stream.hpp"
 #include "observability/logging.hpp"
 
+namespace mcpgate::mcp {
+struct inspected_request;
+}
+
 namespace mcpgate::http {
 
 class worker;
@@ -71,8 +75,15 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   boost::asio::awaitable<bool> wait_for_request(std::chrono::milliseconds idle_limit);
   // One exchange; returns whether the connection may carry another.
   boost::asio::awaitable<bool> serve_exchange();
+  // Forwards the exchange. `whole_body`: the request body, already read (MCP inspection);
+  // null: the body (if any) is streamed from the client as it arrives.
   boost::asio::awaitable<bool> proxy(const runtime_snapshot& snap, const struct config::route& route,
-                                     request_parser& parser, observability::access_record& log);
+                                     request_parser& parser, observability::access_record& log,
+                                     const std::string* whole_body = nullptr);
+  // Reads the rest of the request body into `out`, bounded by the parser's body limit.
+  // False: the exchange is over (413 answered, or the client stalled or left).
+  boost::asio::awaitable<bool> read_whole_body(request_parser& parser, std::string& out,
+                                               observability::access_record& log, const struct config::route& route);
   // A reply made by the gateway. On an MCP route (`route` given, route->mcp) the body is a
   // JSON-RPC error carrying `body` as its message; `retry_after` adds Retry-After (seconds).
   boost::asio::awaitable<void> local_reply(unsigned status, std::string_view reason, std::string_view body,
@@ -88,7 +99,16 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   // Takes a token from each of the route's rate limits; the seconds to wait when one has
   // none (its rule recorded in `log`), nullopt when the request may go on.
   std::optional<std::uint64_t> rate_limited(const runtime_snapshot& snap, const config::route& route,
-                                            observability::access_record& log);
+                                            observability::access_record& log,
+                                            const mcp::inspected_request* inspected);
+  // The route's tools / prompts / resources rules on the request's calls: the JSON-RPC
+  // error body to answer with when one is refused (counted, rule in `log`), else nullopt.
+  std::optional<std::string> refused_calls(const runtime_snapshot& snap, const config::route& route,
+                                           const mcp::inspected_request& inspected, observability::access_record& log);
+  // Writes a reply the gateway makes itself, body given as is.
+  boost::asio::awaitable<void> write_reply(unsigned status, std::string_view reason, std::string_view content_type,
+                                           std::string_view body, observability::access_record& log, bool keep_alive,
+                                           std::optional<std::uint64_t> retry_after = std::nullopt);
 
   boost::asio::awaitable<void> lingering_close();
   // Waits until `socket` is readable, at most `limit` (0: no limit); beast timeout on expiry.

@@ -29,14 +29,29 @@ rate_limiter::rate_limiter(const config::rate_limit& spec) : spec_(spec) {
   shard_capacity_ = std::max<std::size_t>(1, (spec_.max_keys + shard_count - 1) / shard_count);
 }
 
-std::string rate_limiter::key_for(const net::ip_bytes& client) const {
+std::optional<std::string> rate_limiter::key_for(const net::ip_bytes& client, std::string_view method,
+                                                 std::string_view tool) const {
   std::string key;
   for (const auto part : spec_.key) {
-    if (part == config::rate_limit::key_part::client_ip) {
-      const auto network = net::client_network(client, spec_.ipv4_prefix, spec_.ipv6_prefix);
-      key.append(reinterpret_cast<const char*>(network.data()), network.size());
+    switch (part) {
+      case config::rate_limit::key_part::client_ip: {
+        const auto network = net::client_network(client, spec_.ipv4_prefix, spec_.ipv6_prefix);
+        key.append(reinterpret_cast<const char*>(network.data()), network.size());
+        break;
+      }
+      case config::rate_limit::key_part::route:
+        break;  // the limiter belongs to one route
+      case config::rate_limit::key_part::tool:
+        if (method != "tools/call") return std::nullopt;
+        key += tool;
+        key += '\0';  // ends the part, so ("ab", "c") and ("a", "bc") differ
+        break;
+      case config::rate_limit::key_part::mcp_method:
+        if (method.empty()) return std::nullopt;
+        key += method;
+        key += '\0';
+        break;
     }
-    // key_part::route adds nothing: the limiter belongs to one route.
   }
   return key;
 }

@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -45,9 +46,12 @@ class rate_limiter {
   rate_limiter& operator=(const rate_limiter&) = delete;
 
   const config::rate_limit& spec() const { return spec_; }
-  // The key of a request from `client` (ip bytes as access rules see them) under this
-  // limiter's key parts; the route part is implied, since each route has its own limiter.
-  std::string key_for(const net::ip_bytes& client) const;
+  // The key of a request under this limiter's key parts: `client` as access rules see it,
+  // `method` / `tool` what the JSON-RPC body says ("" when not an MCP request). The route
+  // part is implied: each route has its own limiter. nullopt: the limit does not apply
+  // (a limit keyed by tool applies to tool calls only).
+  std::optional<std::string> key_for(const net::ip_bytes& client, std::string_view method = {},
+                                     std::string_view tool = {}) const;
   // Takes one token from `key`'s bucket if it has one. A refusal takes nothing.
   verdict take(std::string_view key, time_point now = std::chrono::steady_clock::now());
 

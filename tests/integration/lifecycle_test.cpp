@@ -72,8 +72,8 @@ TEST(Reload, NewRoutesApplyToNewExchangesWhileLiveStreamsContinue) {
 
   http_test_client fresh;
   fresh.connect("127.0.0.1", gw.port());
-  auto res = fresh.request(mcp_post("after-reload"));
-  EXPECT_EQ(res.body(), "echo:after-reload");
+  auto res = fresh.request(mcp_post(R"("after-reload")"));
+  EXPECT_EQ(res.body(), R"(echo:"after-reload")");
 
   old_stream.send_one();
   auto event = live.read_sse_event();
@@ -100,7 +100,7 @@ upstream: { allowed_ips: [127.0.0.0/8] }
   EXPECT_EQ(gw.gateway().snapshot()->generation, before);
   http_test_client client;
   client.connect("127.0.0.1", gw.port());
-  EXPECT_EQ(client.request(mcp_post("still")).body(), "echo:still");
+  EXPECT_EQ(client.request(mcp_post(R"("still")")).body(), R"(echo:"still")");
 }
 
 TEST(Shutdown, InFlightExchangesFinishNewConnectionsAreRefused) {
@@ -189,7 +189,7 @@ upstream: {{ allowed_ips: [127.0.0.0/8] }}
   }
   http_test_client client;
   client.connect("127.0.0.1", taken);
-  EXPECT_EQ(client.request(mcp_post("still-first")).body(), "echo:still-first");
+  EXPECT_EQ(client.request(mcp_post(R"("still-first")")).body(), R"(echo:"still-first")");
 }
 
 }  // namespace

@@ -136,11 +136,12 @@ TEST(RouteLimits, EachRouteHasItsOwnBodyAndHeaderLimit) {
     client.connect("127.0.0.1", gw.port());
     return client.request(std::move(req));
   };
-  const auto too_big = send(post_to("/mcp", std::string(2048, 'x')));
+  auto json_string = [](std::size_t size) { return '"' + std::string(size - 2, 'x') + '"'; };
+  const auto too_big = send(post_to("/mcp", json_string(2048)));
   EXPECT_EQ(too_big.result_int(), 413);
   EXPECT_EQ(boost::json::parse(too_big.body()).at("error").at("data").at("reason"), "body_too_large");
-  EXPECT_EQ(send(post_to("/other", std::string(32 * 1024, 'x'))).result_int(), 200);  // over the top-level 16KiB
-  EXPECT_EQ(send(post_to("/other", std::string(65 * 1024, 'x'))).result_int(), 413);
+  EXPECT_EQ(send(post_to("/other", json_string(32 * 1024))).result_int(), 200);  // over the top-level 16KiB
+  EXPECT_EQ(send(post_to("/other", json_string(65 * 1024))).result_int(), 413);
   auto big_header = post_to("/mcp");
   big_header.set("X-Padding", std::string(2048, 'p'));
   const auto header_refused = send(big_header);

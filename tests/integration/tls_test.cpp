@@ -121,16 +121,16 @@ upstream:
     gateway_harness gw(config(pki.ca_cert));
     http_test_client client;
     client.connect("127.0.0.1", gw.port());
-    auto res = client.request(mcp_post("x"));
+    auto res = client.request(mcp_post("[]"));
     EXPECT_EQ(res.result_int(), 200);
-    EXPECT_EQ(res.body(), "tls-upstream:x");
+    EXPECT_EQ(res.body(), "tls-upstream:[]");
   }
   {
     test_pki other({"localhost"});
     gateway_harness gw(config(other.ca_cert));  // trusts the wrong CA
     http_test_client client;
     client.connect("127.0.0.1", gw.port());
-    EXPECT_EQ(client.request(mcp_post("x")).result_int(), 502);
+    EXPECT_EQ(client.request(mcp_post("[]")).result_int(), 502);
   }
 }
 

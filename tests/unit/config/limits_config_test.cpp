@@ -64,7 +64,7 @@ TEST(RateLimitConfig, MistakesAreErrorsWithTheirPlace) {
   const auto r = load(R"(listeners: [{ address: ":8080", max_connections_per_client: -1 }]
 routes:
   a: { upstream: "http://10.0.0.5:1", rate_limit: { per: 1s } }
-  b: { upstream: "http://10.0.0.5:1", rate_limit: { requests: 0, per: 0s, key: tool, burst: many } }
+  b: { upstream: "http://10.0.0.5:1", rate_limit: { requests: 0, per: 0s, key: user, burst: many } }
   c: { upstream: "http://10.0.0.5:1", rate_limit: [], mcp: yes }
   d: { upstream: "http://10.0.0.5:1", rate_limit: [{ requests: 1, rate: 2 }], limits: { max_body: 1 } }
   e: { upstream: "http://10.0.0.5:1", rate_limit: { requests: 1, key: [client_ip, who], ipv4_prefix: 33 } }
@@ -76,8 +76,8 @@ routes:
                      "rate_limit: { requests: 10, per: 1s })"));
   EXPECT_TRUE(has_part(r, "routes.b.rate_limit.requests: expected an integer 1..1000000000, got \"0\""));
   EXPECT_TRUE(has(r, "t.yaml:4:71: error: routes.b.rate_limit.per: the period must be longer than 0 (e.g. 1s, 1m)"));
-  EXPECT_TRUE(has(r, "t.yaml:4:80: error: routes.b.rate_limit.key: invalid rate limit key \"tool\" (expected one of: "
-                     "client_ip, route)"));
+  EXPECT_TRUE(has(r, "t.yaml:4:80: error: routes.b.rate_limit.key: invalid rate limit key \"user\" (expected one of: "
+                     "client_ip, route, tool, mcp_method)"));
   EXPECT_TRUE(has_part(r, "routes.b.rate_limit.burst: expected an integer 1..1000000000, got \"many\""));
   EXPECT_TRUE(has_part(r, "routes.c.rate_limit: expected a rate limit { requests, per, burst, key } or a non-empty list"));
   EXPECT_TRUE(has_part(r, "routes.c.mcp: expected a bool (true or false), got \"yes\""));

@@ -600,7 +600,7 @@ limits:
   EXPECT_TRUE(has(r, "t.yaml:3:8: error: tls.cert: unknown key \"cert\"; allowed keys: cert_file, key_file, poll_interval"));
   EXPECT_TRUE(has(r, "t.yaml:5:32: error: routes.a.pathh: unknown key \"pathh\" (did you mean \"path\"?); allowed "
                      "keys: path, upstream, connect_timeout, response_header_timeout, stream_idle_timeout, preserve_host, allow, deny, action, dry_run, "
-                     "allowed_origins, rate_limit, limits, mcp"));
+                     "allowed_origins, rate_limit, limits, mcp, tools, prompts, resources"));
   EXPECT_TRUE(has(r, "t.yaml:7:10: error: upstream.tls.ca_fil: unknown key \"ca_fil\" (did you mean \"ca_file\"?); "
                      "allowed keys: ca_file, include_system_cas"));
   EXPECT_TRUE(has_part(r, "t.yaml:8:3: error: upstream.allowed: unknown key \"allowed\"; allowed keys: allowed_ips,"));

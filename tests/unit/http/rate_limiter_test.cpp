@@ -29,7 +29,7 @@ const time_point t0 = time_point(std::chrono::hours(1000));
 
 TEST(RateLimiter, BurstThenRefusedWithTheTimeToWaitThenRefilled) {
   rate_limiter limiter(spec(10, 1s, 3));  // one token per 100 ms, 3 at once
-  const auto key = limiter.key_for(ip("198.51.100.7"));
+  const auto key = *limiter.key_for(ip("198.51.100.7"));
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter.take(key, t0).admitted) << i;
   const auto refused = limiter.take(key, t0);
   EXPECT_FALSE(refused.admitted);
@@ -44,7 +44,7 @@ TEST(RateLimiter, BurstThenRefusedWithTheTimeToWaitThenRefilled) {
 
 TEST(RateLimiter, SustainedRateIsRequestsPerPeriod) {
   rate_limiter limiter(spec(5, 1s, 1));
-  const auto key = limiter.key_for(ip("198.51.100.7"));
+  const auto key = *limiter.key_for(ip("198.51.100.7"));
   int admitted = 0;
   for (auto t = 0ms; t < 10s; t += 10ms) admitted += limiter.take(key, t0 + t).admitted ? 1 : 0;
   EXPECT_EQ(admitted, 50);
@@ -52,24 +52,24 @@ TEST(RateLimiter, SustainedRateIsRequestsPerPeriod) {
 
 TEST(RateLimiter, ClientsHaveTheirOwnBucketsAndIpv6CountsByNetwork) {
   rate_limiter limiter(spec(1, 1s, 1));
-  EXPECT_TRUE(limiter.take(limiter.key_for(ip("198.51.100.7")), t0).admitted);
-  EXPECT_FALSE(limiter.take(limiter.key_for(ip("198.51.100.7")), t0).admitted);
-  EXPECT_TRUE(limiter.take(limiter.key_for(ip("198.51.100.8")), t0).admitted);
-  EXPECT_TRUE(limiter.take(limiter.key_for(ip("2001:db8:0:1::1")), t0).admitted);
-  EXPECT_FALSE(limiter.take(limiter.key_for(ip("2001:db8:0:1:ffff::2")), t0).admitted);  // same /64
-  EXPECT_TRUE(limiter.take(limiter.key_for(ip("2001:db8:0:2::1")), t0).admitted);
+  EXPECT_TRUE(limiter.take(*limiter.key_for(ip("198.51.100.7")), t0).admitted);
+  EXPECT_FALSE(limiter.take(*limiter.key_for(ip("198.51.100.7")), t0).admitted);
+  EXPECT_TRUE(limiter.take(*limiter.key_for(ip("198.51.100.8")), t0).admitted);
+  EXPECT_TRUE(limiter.take(*limiter.key_for(ip("2001:db8:0:1::1")), t0).admitted);
+  EXPECT_FALSE(limiter.take(*limiter.key_for(ip("2001:db8:0:1:ffff::2")), t0).admitted);  // same /64
+  EXPECT_TRUE(limiter.take(*limiter.key_for(ip("2001:db8:0:2::1")), t0).admitted);
   // IPv4 as a dual-stack socket reports it is the same client.
-  EXPECT_FALSE(limiter.take(limiter.key_for(ip("::ffff:198.51.100.8")), t0).admitted);
+  EXPECT_FALSE(limiter.take(*limiter.key_for(ip("::ffff:198.51.100.8")), t0).admitted);
 }
 
 TEST(RateLimiter, RouteKeyIsOneBucketForEveryone) {
   auto s = spec(1, 1s, 2);
   s.key = {config::rate_limit::key_part::route};
   rate_limiter limiter(s);
-  EXPECT_EQ(limiter.key_for(ip("198.51.100.7")), limiter.key_for(ip("2001:db8::1")));
-  EXPECT_TRUE(limiter.take(limiter.key_for(ip("198.51.100.7")), t0).admitted);
-  EXPECT_TRUE(limiter.take(limiter.key_for(ip("198.51.100.8")), t0).admitted);
-  EXPECT_FALSE(limiter.take(limiter.key_for(ip("2001:db8::1")), t0).admitted);
+  EXPECT_EQ(*limiter.key_for(ip("198.51.100.7")), *limiter.key_for(ip("2001:db8::1")));
+  EXPECT_TRUE(limiter.take(*limiter.key_for(ip("198.51.100.7")), t0).admitted);
+  EXPECT_TRUE(limiter.take(*limiter.key_for(ip("198.51.100.8")), t0).admitted);
+  EXPECT_FALSE(limiter.take(*limiter.key_for(ip("2001:db8::1")), t0).admitted);
 }
 
 TEST(RateLimiter, AddressChurnNeitherGrowsMemoryNorBuysRequests) {
@@ -82,7 +82,7 @@ TEST(RateLimiter, AddressChurnNeitherGrowsMemoryNorBuysRequests) {
     address[13] = static_cast<std::uint8_t>(i >> 16);
     address[14] = static_cast<std::uint8_t>(i >> 8);
     address[15] = static_cast<std::uint8_t>(i);
-    admitted += limiter.take(limiter.key_for(address), t0 + std::chrono::milliseconds(i)).admitted ? 1 : 0;
+    admitted += limiter.take(*limiter.key_for(address), t0 + std::chrono::milliseconds(i)).admitted ? 1 : 0;
   }
   EXPECT_LE(limiter.tracked_keys(), 160u);
   // Each tracked key got its one request; the rest shared one bucket (1 per minute, and
@@ -91,13 +91,13 @@ TEST(RateLimiter, AddressChurnNeitherGrowsMemoryNorBuysRequests) {
   EXPECT_GE(admitted, 100);  // most shards filled up before overflowing
   // Once the tracked buckets are full again they are forgotten and new clients get theirs.
   const auto later = t0 + 2min;
-  EXPECT_TRUE(limiter.take(limiter.key_for(ip("192.0.2.1")), later).admitted);
+  EXPECT_TRUE(limiter.take(*limiter.key_for(ip("192.0.2.1")), later).admitted);
   EXPECT_LE(limiter.tracked_keys(), 160u);
 }
 
 TEST(RateLimiter, WorkersSharingALimiterNeverAdmitMoreThanTheBurst) {
   rate_limiter limiter(spec(1, 1h, 500));
-  const auto key = limiter.key_for(ip("198.51.100.7"));
+  const auto key = *limiter.key_for(ip("198.51.100.7"));
   std::atomic<int> admitted{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
