@@ -612,7 +612,8 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   }
   if (inspected && !route->policy.empty()) {
     if (auto refusal_body = refused_calls(*snap, *route, *inspected, log)) {
-      co_await write_reply(200, "tool_denied", "application/json", *refusal_body, log, true);
+      const unsigned status = refusal_body->empty() ? 202 : 200;
+      co_await write_reply(status, "tool_denied", "application/json", *refusal_body, log, true);
       finish();
       co_return !close_requested_;
     }
@@ -678,6 +679,7 @@ std::optional<std::string> downstream_session::refused_calls(const runtime_snaps
   }
   if (!any_refused) return std::nullopt;
   std::vector<mcp::gateway_error> errors;
+  // Only notifications refused: nothing to answer, so they are accepted and dropped (202).
   for (std::size_t i = 0; i < inspected.messages.size(); ++i) {
     const auto& m = inspected.messages[i];
     if (m.kind != mcp::message_kind::request) continue;  // notifications and responses get no answer
@@ -690,6 +692,7 @@ std::optional<std::string> downstream_session::refused_calls(const runtime_snaps
                         .id_json = m.id});
     }
   }
+  if (errors.empty()) return std::string();
   return inspected.batch ? mcp::jsonrpc_error_batch(errors) : mcp::jsonrpc_error_body(errors.front());
 }
 

@@ -102,7 +102,8 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
                                             observability::access_record& log,
                                             const mcp::inspected_request* inspected);
   // The route's tools / prompts / resources rules on the request's calls: the JSON-RPC
-  // error body to answer with when one is refused (counted, rule in `log`), else nullopt.
+  // error body to answer with when one is refused (counted, rule in `log`; "" when only
+  // notifications were refused: nothing to answer), else nullopt.
   std::optional<std::string> refused_calls(const runtime_snapshot& snap, const config::route& route,
                                            const mcp::inspected_request& inspected, observability::access_record& log);
   // Writes a reply the gateway makes itself, body given as is.

@@ -34,7 +34,8 @@ const config::name_rule* rule_for_call(const config::mcp_policy& policy, std::st
 }
 
 std::optional<call_refusal> refused_call(const config::mcp_policy& policy, const message_info& message) {
-  if (message.kind != message_kind::request) return std::nullopt;
+  // A call sent as a notification (no id) is judged too: a server may run it anyway.
+  if (message.kind == message_kind::response) return std::nullopt;
   const auto* rule = rule_for_call(policy, message.method);
   if (!rule || rule->empty()) return std::nullopt;
   const auto verdict = check(*rule, message.name);
