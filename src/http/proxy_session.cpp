@@ -175,6 +175,10 @@ bool is_json(std::string_view content_type) {
   return beast::iequals(media.substr(0, end == std::string_view::npos ? 0 : end + 1), "application/json");
 }
 
+// A list answer the gateway filters is read whole; one bigger than this is refused (502)
+// rather than passed on unfiltered.
+constexpr std::uint64_t max_filtered_response_bytes = 16 * 1024 * 1024;
+
 // Relay buffer size for `pending` bytes waiting in the kernel.
 std::size_t chunk_size_for(std::size_t pending) { return std::clamp<std::size_t>(pending + 64, 1024, relay_chunk); }
 
@@ -620,7 +624,9 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   }
   log.upstream = route->upstream.to_string();
 
-  const bool keep_alive = co_await proxy(*snap, *route, parser, log, inspected ? &mcp_body : nullptr);
+  std::vector<mcp::list_filter> list_filters;
+  if (inspected) list_filters = mcp::list_filters(route->policy, *inspected);
+  const bool keep_alive = co_await proxy(*snap, *route, parser, log, inspected ? &mcp_body : nullptr, list_filters);
   finish();
   co_return keep_alive && !close_requested_ && !client_gone_;
 }
@@ -733,9 +739,40 @@ asio::awaitable<bool> downstream_session::read_whole_body(request_parser& parser
   co_return true;
 }
 
+asio::awaitable<error_code> downstream_session::read_upstream_body(upstream_connection& upstream,
+                                                                   bhttp::response_parser<bhttp::buffer_body>& parser,
+                                                                   std::string& out, const config::route& route) {
+  while (!parser.is_done()) {
+    const std::size_t used = out.size();
+    const std::size_t room = std::max<std::size_t>(out.capacity() - used, relay_chunk);
+    out.resize(used + room);
+    parser.get().body().data = out.data() + used;
+    parser.get().body().size = room;
+    upstream.stream.tcp().expires_after(route.timeouts.response_header);
+    auto [ec, n] = co_await bhttp::async_read_some(upstream.stream, upstream.buffer, parser, nothrow);
+    out.resize(used + room - parser.get().body().size);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) co_return ec;
+  }
+  co_return error_code{};
+}
+
+void downstream_session::note_hidden(const runtime_snapshot& snap, const mcp::filter_outcome& outcome) {
+  for (const auto& entry : outcome.hidden) {
+    auto& counter = *snap.policy->counter(entry.rule);
+    if (!entry.dry_run) {
+      ++counter.refused;
+      continue;
+    }
+    ++counter.dry_run;
+    spdlog::warn("mcp rule would hide (dry run) client={} rule={} name={}", exchange_client_, entry.rule, entry.name);
+  }
+}
+
 asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, const config::route& route,
                                                 request_parser& parser, observability::access_record& log,
-                                                const std::string* whole_body) {
+                                                const std::string* whole_body,
+                                                const std::vector<mcp::list_filter>& list_filters) {
   const auto& limits = snap.cfg->limits;
   auto& req = parser.get();
   const bool has_body = !whole_body && !parser.is_done();  // still to be streamed from the client
@@ -864,6 +901,47 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   }
 
   auto& up_res = res_parser->get();
+  // A list whose entries a rule hides: the JSON answer is read whole, filtered, and sent
+  // with its new length. (Answers on an SSE stream are filtered event by event below.)
+  if (!list_filters.empty() && !head_request && up_res.result_int() == 200 && is_json(up_res[bhttp::field::content_type])) {
+    std::string body;
+    res_parser->body_limit(max_filtered_response_bytes);
+    const auto read_ec = co_await read_upstream_body(*upstream, *res_parser, body, route);
+    if (read_ec) {
+      spdlog::warn("upstream response not filtered route={} upstream={}: {}", route.name, route.upstream.to_string(),
+                   read_ec.message());
+      const bool too_large = read_ec == bhttp::error::body_limit;
+      co_await local_reply(502, too_large ? "upstream_response_too_large" : "upstream_reset",
+                           too_large ? "Upstream response too large to filter\n" : "Bad gateway\n", log, false, &route);
+      co_return false;
+    }
+    auto outcome = mcp::filter_list_responses(body, list_filters);
+    note_hidden(snap, outcome);
+    if (outcome.rewritten) body = std::move(*outcome.rewritten);
+    auto& head = up_res.base();
+    head.version(11);
+    prepare_downstream_response(head);
+    head.erase(bhttp::field::transfer_encoding);
+    head.set(bhttp::field::content_length, std::to_string(body.size()));
+    const bool keep = client_keep_alive && !close_requested_ && !worker_.draining();
+    if (!keep) head.set(bhttp::field::connection, "close");
+    else if (client_version == 10) head.set(bhttp::field::connection, "keep-alive");
+    log.status = up_res.result_int();
+    message_writer writer(response_head(head), false);
+    stream_.tcp().expires_after(downstream_write_timeout);
+    if (co_await writer.write(stream_, body.data(), body.size(), true)) {
+      log.reason = "client_disconnected";
+      co_return false;
+    }
+    log.bytes_out += body.size();
+    stop_watching();
+    if (res_parser->keep_alive() && !client_gone_) {
+      upstream->stream.tcp().expires_never();
+      current_upstream_ = nullptr;
+      worker_.pool().give_back(std::move(upstream));
+    }
+    co_return keep;
+  }
   const bool length_known = up_res.has_content_length() || res_parser->is_done() || head_request ||
                             up_res.result_int() == 204 || up_res.result_int() == 304;
   auto& head = up_res.base();  // in place, as the request: the parser keeps its framing state

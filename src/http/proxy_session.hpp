@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -24,6 +25,8 @@
 
 namespace mcpgate::mcp {
 struct inspected_request;
+struct list_filter;
+struct filter_outcome;
 }
 
 namespace mcpgate::http {
@@ -77,9 +80,16 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   boost::asio::awaitable<bool> serve_exchange();
   // Forwards the exchange. `whole_body`: the request body, already read (MCP inspection);
   // null: the body (if any) is streamed from the client as it arrives.
+  // `list_filters`: list answers (tools/list, ...) whose entries the route's rules hide.
   boost::asio::awaitable<bool> proxy(const runtime_snapshot& snap, const struct config::route& route,
                                      request_parser& parser, observability::access_record& log,
-                                     const std::string* whole_body = nullptr);
+                                     const std::string* whole_body, const std::vector<mcp::list_filter>& list_filters);
+  // Reads an upstream response body whole into `out` (bounded by the parser's body limit).
+  boost::asio::awaitable<boost::system::error_code> read_upstream_body(
+      upstream_connection& upstream, boost::beast::http::response_parser<boost::beast::http::buffer_body>& parser,
+      std::string& out, const struct config::route& route);
+  // Counts (and for dry-run rules logs) the list entries a filter hid or would have hidden.
+  void note_hidden(const runtime_snapshot& snap, const mcp::filter_outcome& outcome);
   // Reads the rest of the request body into `out`, bounded by the parser's body limit.
   // False: the exchange is over (413 answered, or the client stalled or left).
   boost::asio::awaitable<bool> read_whole_body(request_parser& parser, std::string& out,

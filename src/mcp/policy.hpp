@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -29,5 +30,29 @@ struct call_refusal {
   std::string rule;     // "routes.files.tools.allow": for logs and counters, never sent
 };
 std::optional<call_refusal> refused_call(const config::mcp_policy& policy, const message_info& message);
+
+// A list request whose result must be filtered (tools/list, prompts/list, resources/list,
+// resources/templates/list under a non-empty rule): the response with `id` gets the
+// entries of result.<array_key> whose <name_key> the rule refuses removed.
+struct list_filter {
+  std::string id;  // JSON text, as message_info::id
+  const config::name_rule* rule;
+  std::string_view array_key;  // "tools"
+  std::string_view name_key;   // "name"
+};
+std::vector<list_filter> list_filters(const config::mcp_policy& policy, const inspected_request& request);
+
+// What filtering one JSON text (a response, or a batch of them) did.
+struct hidden_entry {
+  std::string name;
+  std::string rule;  // "routes.files.tools.allow"
+  bool dry_run;      // left in place: the rule only reports
+};
+struct filter_outcome {
+  std::optional<std::string> rewritten;  // the new text; nullopt: nothing removed, send the original bytes
+  std::vector<hidden_entry> hidden;
+};
+// `text` that is not JSON, or holds no response a filter names, comes back unchanged.
+filter_outcome filter_list_responses(std::string_view text, const std::vector<list_filter>& filters);
 
 }  // namespace mcpgate::mcp

@@ -118,3 +118,67 @@ TEST(McpRateLimits, KeyedByToolEachToolHasItsBucketAndOtherMethodsAreNotCounted)
 
 }  // namespace
 }  // namespace mcpgate::test
+
+namespace mcpgate::test {
+namespace {
+
+// An MCP server's list answers as JSON: three tools, two prompts, two resources.
+fake_upstream::handler list_server() {
+  return [](tcp::socket& s) {
+    boost::beast::flat_buffer buf;
+    bhttp::request<bhttp::string_body> req;
+    while (read_request(s, buf, req)) {
+      const auto body = boost::json::parse(req.body());
+      const auto id = boost::json::serialize(body.at("id"));
+      const std::string method(body.at("method").as_string());
+      std::string result = "{}";
+      if (method == "tools/list") {
+        result = R"({"tools":[{"name":"read_file","inputSchema":{"type":"object"}},{"name":"write_file","inputSchema":{"type":"object"}},{"name":"list_directory","inputSchema":{"type":"object"}}]})";
+      } else if (method == "resources/list") {
+        result = R"({"resources":[{"uri":"file:///srv/a.txt","name":"a"},{"uri":"file:///etc/passwd","name":"p"}]})";
+      }
+      write_raw(s, simple_response(200, R"({"jsonrpc":"2.0","id":)" + id + R"(,"result":)" + result + "}",
+                                   "Content-Type: application/json\r\n"));
+    }
+  };
+}
+
+std::vector<std::string> names(const std::string& body, const char* list, const char* key) {
+  std::vector<std::string> out;
+  const auto document = boost::json::parse(body);  // kept alive for the loop
+  for (const auto& entry : document.at("result").at(list).as_array()) {
+    out.emplace_back(entry.at(key).as_string());
+  }
+  return out;
+}
+
+TEST(McpPolicy, ListsShowOnlyWhatTheRulesAllow) {
+  fake_upstream upstream(list_server());
+  gateway_harness gw(plain_config(upstream.port(), R"(, tools: { deny: [write_file] }, resources: { allow: ["file:///srv/*"] })"));
+  http_test_client client;
+  client.connect("127.0.0.1", gw.port());
+  const auto tools = client.request(mcp_post(R"({"jsonrpc":"2.0","id":"t","method":"tools/list"})"));
+  EXPECT_EQ(tools.result_int(), 200);
+  EXPECT_EQ(names(tools.body(), "tools", "name"), (std::vector<std::string>{"read_file", "list_directory"}));
+  EXPECT_EQ(std::stoul(std::string(tools[http::field::content_length])), tools.body().size());
+  const auto resources = client.request(mcp_post(R"({"jsonrpc":"2.0","id":2,"method":"resources/list"})"));
+  EXPECT_EQ(names(resources.body(), "resources", "uri"), (std::vector<std::string>{"file:///srv/a.txt"}));
+  EXPECT_EQ(gw.decisions("routes.*[0].tools.deny").refused, 1u);
+  EXPECT_EQ(gw.decisions("routes.*[0].resources.allow").refused, 1u);
+  // A list no rule covers is passed through byte for byte.
+  const auto prompts = client.request(mcp_post(R"({"jsonrpc":"2.0","id":3,"method":"prompts/list"})"));
+  EXPECT_EQ(prompts.body(), R"({"jsonrpc":"2.0","id":3,"result":{}})");
+}
+
+TEST(McpPolicy, DryRunListsStayWholeButAreCounted) {
+  fake_upstream upstream(list_server());
+  gateway_harness gw(plain_config(upstream.port(), R"(, tools: { allow: [read_file], dry_run: true })"));
+  http_test_client client;
+  client.connect("127.0.0.1", gw.port());
+  const auto tools = client.request(mcp_post(R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})"));
+  EXPECT_EQ(names(tools.body(), "tools", "name").size(), 3u);
+  EXPECT_EQ(gw.decisions("routes.*[0].tools.allow").dry_run, 2u);
+}
+
+}  // namespace
+}  // namespace mcpgate::test
