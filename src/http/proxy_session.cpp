@@ -901,9 +901,10 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   }
 
   auto& up_res = res_parser->get();
-  // A list whose entries a rule hides: the JSON answer is read whole, filtered, and sent
-  // with its new length. (Answers on an SSE stream are filtered event by event below.)
-  if (!list_filters.empty() && !head_request && up_res.result_int() == 200 && is_json(up_res[bhttp::field::content_type])) {
+  // A list whose entries a rule hides: the answer is read whole, filtered, and sent with
+  // its new length.
+  const bool filterable = is_json(up_res[bhttp::field::content_type]) || is_event_stream(up_res);
+  if (!list_filters.empty() && !head_request && up_res.result_int() == 200 && filterable) {
     std::string body;
     res_parser->body_limit(max_filtered_response_bytes);
     const auto read_ec = co_await read_upstream_body(*upstream, *res_parser, body, route);
@@ -915,7 +916,10 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
                            too_large ? "Upstream response too large to filter\n" : "Bad gateway\n", log, false, &route);
       co_return false;
     }
-    auto outcome = mcp::filter_list_responses(body, list_filters);
+    // The answer to one POST: a JSON body, or an SSE stream that ends after the answer
+    // (read whole too: a list request has no progress events to hold back).
+    auto outcome = is_event_stream(up_res) ? mcp::filter_list_events(body, list_filters)
+                                           : mcp::filter_list_responses(body, list_filters);
     note_hidden(snap, outcome);
     if (outcome.rewritten) body = std::move(*outcome.rewritten);
     auto& head = up_res.base();

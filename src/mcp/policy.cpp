@@ -122,6 +122,84 @@ bool filter_one(boost::json::value& message, const std::vector<list_filter>& fil
 
 }  // namespace
 
+namespace {
+
+// The next line of `text` from `at`: its content and where the following line starts.
+struct line {
+  std::string_view content;
+  std::size_t next;
+};
+line next_line(std::string_view text, std::size_t at) {
+  const auto end = text.find_first_of("\r\n", at);
+  if (end == std::string_view::npos) return {text.substr(at), text.size()};
+  const std::size_t after = text[end] == '\r' && end + 1 < text.size() && text[end + 1] == '\n' ? end + 2 : end + 1;
+  return {text.substr(at, end - at), after};
+}
+
+// One event block (its lines through the blank line) filtered: the rewritten block, or
+// nullopt when it stays as it was.
+std::optional<std::string> filter_event(std::string_view block, const std::vector<list_filter>& filters,
+                                        filter_outcome& outcome) {
+  std::string data;
+  bool has_data = false;
+  for (std::size_t at = 0; at < block.size();) {
+    const auto l = next_line(block, at);
+    at = l.next;
+    if (l.content.substr(0, 5) != "data:" && l.content != "data") continue;
+    auto value = l.content.substr(std::min<std::size_t>(5, l.content.size()));
+    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    if (has_data) data += '\n';
+    data += value;
+    has_data = true;
+  }
+  if (!has_data) return std::nullopt;
+  auto filtered = filter_list_responses(data, filters);
+  outcome.hidden.insert(outcome.hidden.end(), filtered.hidden.begin(), filtered.hidden.end());
+  if (!filtered.rewritten) return std::nullopt;
+  // Every line but the data lines as it was; the new data (JSON: no line breaks) in their place.
+  std::string out;
+  bool data_written = false;
+  for (std::size_t at = 0; at < block.size();) {
+    const auto l = next_line(block, at);
+    const bool is_data = l.content.substr(0, 5) == "data:" || l.content == "data";
+    if (!is_data) {
+      out.append(block.substr(at, l.next - at));
+    } else if (!data_written) {
+      out += "data: " + *filtered.rewritten + "\n";
+      data_written = true;
+    }
+    at = l.next;
+  }
+  return out;
+}
+
+}  // namespace
+
+filter_outcome filter_list_events(std::string_view stream, const std::vector<list_filter>& filters) {
+  filter_outcome outcome;
+  if (filters.empty()) return outcome;
+  std::string out;
+  bool changed = false;
+  std::size_t block_start = 0;
+  for (std::size_t at = 0; at < stream.size();) {
+    const auto l = next_line(stream, at);
+    at = l.next;
+    if (!l.content.empty()) continue;  // (an empty line is always a terminated one)
+    // A blank line: the block [block_start, at) is one event.
+    const auto block = stream.substr(block_start, at - block_start);
+    if (auto rewritten = filter_event(block, filters, outcome)) {
+      out += *rewritten;
+      changed = true;
+    } else {
+      out.append(block);
+    }
+    block_start = at;
+  }
+  out.append(stream.substr(block_start));  // an unterminated last block: passed on as it came
+  if (changed) outcome.rewritten = std::move(out);
+  return outcome;
+}
+
 filter_outcome filter_list_responses(std::string_view text, const std::vector<list_filter>& filters) {
   filter_outcome outcome;
   if (filters.empty()) return outcome;

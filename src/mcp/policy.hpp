@@ -54,5 +54,9 @@ struct filter_outcome {
 };
 // `text` that is not JSON, or holds no response a filter names, comes back unchanged.
 filter_outcome filter_list_responses(std::string_view text, const std::vector<list_filter>& filters);
+// The same for a whole text/event-stream body (the answer to one POST): each event whose
+// data is a response a filter names is rewritten (as one `data:` line); every other byte
+// stays as it was. Lines may end in CRLF, LF or CR.
+filter_outcome filter_list_events(std::string_view stream, const std::vector<list_filter>& filters);
 
 }  // namespace mcpgate::mcp

@@ -78,6 +78,30 @@ describe('access policy through the gateway, SDK client and server-everything', 
     }
   });
 
+  it('tool rules: tools/list shows only allowed tools (SSE answers filtered), a hidden tool cannot be called', async () => {
+    const direct = await connect('streamable', `${upstream.origin}/mcp`);
+    const all = (await direct.client.listTools()).tools.map((t) => t.name);
+    await direct.close();
+    assert.ok(all.includes('echo') && all.includes('get-sum') && all.length > 3, `server-everything tools: ${all}`);
+
+    const gw = await gatewayWith('tools: { allow: [echo, "get-*"], deny: [get-tiny-image] }');
+    const c = await connect('streamable', `${gw.origin}/mcp`);
+    try {
+      const shown = (await c.client.listTools()).tools.map((t) => t.name);
+      const expected = all.filter((n) => n === 'echo' || (n.startsWith('get-') && n !== 'get-tiny-image'));
+      assert.deepEqual(shown.sort(), expected.sort());
+      assert.equal((await c.client.callTool({ name: 'get-sum', arguments: { a: 40, b: 2 } })).content[0].text.includes('42'), true);
+      await assert.rejects(c.client.callTool({ name: 'get-tiny-image', arguments: {} }), (e) => {
+        assert.equal(e.code, -32602);  // what the SDK shows for a tool the server does not have
+        assert.match(String(e.message), /Unknown tool: get-tiny-image/);
+        return true;
+      });
+    } finally {
+      await c.close();
+    }
+    await gw.proc.waitForLine(/"mcp_method":"tools\/call".*"reason":"tool_denied"|"reason":"tool_denied".*"mcp_name":"get-tiny-image"/, 5000);
+  });
+
   it('a rate limit in dry-run mode refuses nothing', async () => {
     const gw = await gatewayWith('rate_limit: { requests: 1, per: 1h, burst: 2, dry_run: true }');
     const c = await connect('streamable', `${gw.origin}/mcp`);

@@ -51,5 +51,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Filtering again finds nothing more to hide.
     if (mcp::filter_list_responses(*outcome.rewritten, filters).rewritten) __builtin_trap();
   }
+
+  // The same input as an SSE stream: filtering again changes nothing more, and a stream
+  // the filter leaves alone is not rewritten.
+  const auto events = mcp::filter_list_events(text, filters);
+  if (events.rewritten) {
+    if (mcp::filter_list_events(*events.rewritten, filters).rewritten) __builtin_trap();
+  } else if (!events.hidden.empty() && !policy.tools.dry_run) {
+    __builtin_trap();
+  }
   return 0;
 }

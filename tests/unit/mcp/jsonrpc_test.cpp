@@ -145,3 +145,50 @@ TEST(NameRules, RefusedCallsLookLikeUnknownOnes) {
 
 }  // namespace
 }  // namespace mcpgate::mcp
+
+namespace mcpgate::mcp {
+namespace {
+
+TEST(ListFilter, SseAnswersAreRewrittenEventByEventAndTheRestIsUntouched) {
+  config::name_rule tools;
+  tools.deny.push_back({"write_*"});
+  tools.where = "routes.r.tools";
+  const std::vector<list_filter> filters{{"5", &tools, "tools", "name"}};
+  const std::string progress = "event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\r\n\r\n";
+  const std::string keepalive = ": keepalive\n\n";
+  const std::string answer =
+      "event: message\rid: 9\rdata: {\"jsonrpc\":\"2.0\",\"id\":5,\r"
+      "data: \"result\":{\"tools\":[{\"name\":\"read_file\"},{\"name\":\"write_file\"}]}}\r\r";
+  const auto outcome = filter_list_events(progress + keepalive + answer, filters);
+  ASSERT_TRUE(outcome.rewritten);
+  EXPECT_EQ(*outcome.rewritten,
+            progress + keepalive + "event: message\rid: 9\rdata: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"tools\":[{\"name\":\"read_file\"}]}}\n\r");
+  ASSERT_EQ(outcome.hidden.size(), 1u);
+  EXPECT_EQ(outcome.hidden[0].name, "write_file");
+  EXPECT_EQ(outcome.hidden[0].rule, "routes.r.tools.deny");
+  // Another id, or nothing to hide: the stream is left exactly as it came.
+  EXPECT_FALSE(filter_list_events(progress + keepalive, filters).rewritten);
+  const std::vector<list_filter> other_id{{"6", &tools, "tools", "name"}};
+  EXPECT_FALSE(filter_list_events(answer, other_id).rewritten);
+  EXPECT_FALSE(filter_list_events("data: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"tools\":[]}}\n\nda", filters).rewritten);
+}
+
+TEST(ListFilter, JsonBatchesAndMalformedEntries) {
+  config::name_rule tools;
+  tools.allow.push_back({"read_*"});
+  tools.where = "routes.r.tools";
+  const std::vector<list_filter> filters{{"\"a\"", &tools, "tools", "name"}};
+  const auto outcome = filter_list_responses(
+      R"([{"jsonrpc":"2.0","id":"a","result":{"tools":[{"name":"read_x"},{"name":7},"junk",{"name":"rm"}]}},
+          {"jsonrpc":"2.0","id":"b","result":{"tools":[{"name":"rm"}]}}])",
+      filters);
+  ASSERT_TRUE(outcome.rewritten);
+  EXPECT_EQ(*outcome.rewritten,
+            R"([{"jsonrpc":"2.0","id":"a","result":{"tools":[{"name":"read_x"}]}},{"jsonrpc":"2.0","id":"b","result":{"tools":[{"name":"rm"}]}}])");
+  EXPECT_EQ(outcome.hidden.size(), 3u);  // an entry without a readable name is hidden too
+  EXPECT_FALSE(filter_list_responses("not json", filters).rewritten);
+  EXPECT_FALSE(filter_list_responses(R"({"jsonrpc":"2.0","id":"a","error":{"code":1}})", filters).rewritten);
+}
+
+}  // namespace
+}  // namespace mcpgate::mcp
