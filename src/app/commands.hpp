@@ -83,4 +83,19 @@ struct init_options {
 CLI::App* add_init_command(CLI::App& app, init_options& options);
 int run_init(const init_options& options);
 
+struct allowlist_options {
+  enum class action { none, check, render };
+  action what = action::none;
+  std::string config_path = "/etc/mcp-gateway/config.yaml";
+  std::string at;  // "" = now
+  std::string address;  // check
+  bool json = false;    // check
+  std::string format;   // render: ufw, nftables, iptables, ip6tables, caddy
+  std::vector<std::string> sets;
+  int port = 443;
+  bool revert = false;
+};
+CLI::App* add_allowlist_command(CLI::App& app, allowlist_options& options);
+int run_allowlist(const allowlist_options& options);
+
 }  // namespace mcpgate::app

@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
   auto* doc = add_doctor_command(app, doctor);
   init_options init;
   auto* ini = add_init_command(app, init);
+  allowlist_options allowlist;
+  auto* alw = add_allowlist_command(app, allowlist);
 
   auto args = normalise_go_flags(argc, argv);
   std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
@@ -72,5 +74,6 @@ int main(int argc, char** argv) {
   if (*crt) return run_certs(certs);
   if (*doc) return run_doctor(doctor);
   if (*ini) return run_init(init);
+  if (*alw) return run_allowlist(allowlist);
   return 2;
 }

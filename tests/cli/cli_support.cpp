@@ -50,6 +50,13 @@ void close_fd(int& fd) {
 
 run_result run_mcpgate(const std::vector<std::string>& args, const std::string& input,
                        std::chrono::milliseconds deadline) {
+  std::vector<std::string> command{mcpgate_bin()};
+  command.insert(command.end(), args.begin(), args.end());
+  return run_command(command, input, deadline);
+}
+
+run_result run_command(const std::vector<std::string>& command, const std::string& input,
+                       std::chrono::milliseconds deadline) {
   constexpr std::size_t max_output = 8 * 1024 * 1024;
   run_result result;
   pipe_pair in = make_pipe(), out = make_pipe(), err = make_pipe();
@@ -65,13 +72,12 @@ run_result run_mcpgate(const std::vector<std::string>& args, const std::string& 
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
   posix_spawnattr_setpgroup(&attr, 0);
 
-  const std::string bin = mcpgate_bin();
+  const std::string& bin = command.at(0);
   std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(bin.c_str()));
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, bin.c_str(), &actions, &attr, argv.data(), environ);
+  const int rc = ::posix_spawnp(&pid, bin.c_str(), &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   close_fd(in.read);
@@ -129,7 +135,7 @@ run_result run_mcpgate(const std::vector<std::string>& args, const std::string& 
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (timed_out) {
-    ADD_FAILURE() << "mcpgate did not finish within " << deadline.count() << " ms";
+    ADD_FAILURE() << bin << " did not finish within " << deadline.count() << " ms";
     return result;
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -21,6 +21,9 @@ std::string mcpgate_bin();
 // Runs `mcpgate args...` with `input` on stdin (then closed) and without a terminal.
 run_result run_mcpgate(const std::vector<std::string>& args, const std::string& input = {},
                        std::chrono::milliseconds deadline = std::chrono::seconds(60));
+// Any program (found on PATH): command[0] is the program, the rest its arguments.
+run_result run_command(const std::vector<std::string>& command, const std::string& input = {},
+                       std::chrono::milliseconds deadline = std::chrono::seconds(60));
 
 // A fresh directory, removed with its contents when the test ends.
 class temp_dir {
