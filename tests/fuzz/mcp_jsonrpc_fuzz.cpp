@@ -22,7 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (request.ok() && request.messages.empty()) __builtin_trap();
   for (const auto& m : request.messages) {
     // The header a client would send for this body never mismatches it.
-    if (request.batch || m.method.empty()) continue;
+    // (A method that itself looks like the base64 sentinel would be sent encoded.)
+    if (request.batch || m.method.empty() || m.method.starts_with("=?base64?")) continue;
     const auto mismatch = mcp::routing_header_mismatch(request, {m.method, {}, {}});
     if (m.method.find_first_of("\r\n") == std::string::npos && mismatch) __builtin_trap();
   }
