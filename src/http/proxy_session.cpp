@@ -725,18 +725,31 @@ asio::awaitable<bool> downstream_session::read_whole_body(request_parser& parser
     out.resize(used + room - parser.get().body().size);
     if (ec == bhttp::error::need_buffer) ec = {};
     if (!ec) continue;
-    if (ec == bhttp::error::body_limit) {
-      co_await local_reply(413, "body_too_large", "Request body too large\n", log, false, &route);
-    } else if (ec == beast::error::timeout) {
-      log.status = 408;  // the stream is closed already; nothing more can be said to the client
-      log.reason = "request_body_timeout";
-    } else {
-      log.reason = "client_aborted";
-    }
+    co_await request_body_failed(ec, log, route);
     co_return false;
   }
   log.bytes_in += out.size();
   co_return true;
+}
+
+asio::awaitable<void> downstream_session::request_body_failed(error_code ec, observability::access_record& log,
+                                                              const config::route& route) {
+  if (ec == bhttp::error::body_limit) {
+    co_await local_reply(413, "body_too_large", "Request body too large\n", log, false, &route);
+  } else if (ec == beast::error::timeout) {
+    log.status = 408;  // the stream is closed already; nothing more can be said to the client
+    log.reason = "request_body_timeout";
+  } else {
+    log.reason = "client_aborted";
+  }
+}
+
+void downstream_session::release_upstream(upstream_connection_ptr upstream, bool reusable) {
+  stop_watching();
+  if (!reusable || client_gone_) return;
+  upstream->stream.tcp().expires_never();
+  current_upstream_ = nullptr;
+  worker_.pool().give_back(std::move(upstream));
 }
 
 asio::awaitable<error_code> downstream_session::read_upstream_body(upstream_connection& upstream,
@@ -840,14 +853,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     auto [rec, rn] = co_await bhttp::async_read_some(stream_, buffer_, parser, nothrow);
     if (rec == bhttp::error::need_buffer) rec = {};
     if (rec) {
-      if (rec == bhttp::error::body_limit) {
-        co_await local_reply(413, "body_too_large", "Request body too large\n", log, false, &route);
-      } else if (rec == beast::error::timeout) {
-        log.status = 408;  // the stream is closed already; nothing more can be said to the client
-        log.reason = "request_body_timeout";
-      } else {
-        log.reason = "client_aborted";
-      }
+      co_await request_body_failed(rec, log, route);
       co_return false;
     }
     const auto got = chunk.size() - req.body().size;
@@ -938,12 +944,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
       co_return false;
     }
     log.bytes_out += body.size();
-    stop_watching();
-    if (res_parser->keep_alive() && !client_gone_) {
-      upstream->stream.tcp().expires_never();
-      current_upstream_ = nullptr;
-      worker_.pool().give_back(std::move(upstream));
-    }
+    release_upstream(std::move(upstream), res_parser->keep_alive());
     co_return keep;
   }
   const bool length_known = up_res.has_content_length() || res_parser->is_done() || head_request ||
@@ -1042,12 +1043,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     }
   }
 
-  stop_watching();
-  if (res_parser->keep_alive() && !client_gone_) {
-    upstream->stream.tcp().expires_never();
-    current_upstream_ = nullptr;
-    worker_.pool().give_back(std::move(upstream));
-  }
+  release_upstream(std::move(upstream), res_parser->keep_alive());
   co_return downstream_keep_alive;
 }
 

@@ -88,6 +88,13 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   boost::asio::awaitable<boost::system::error_code> read_upstream_body(
       upstream_connection& upstream, boost::beast::http::response_parser<boost::beast::http::buffer_body>& parser,
       std::string& out, const struct config::route& route);
+  // What a failed request-body read means: 413 (over the limit), 408 (stalled), or the
+  // client left; recorded in `log`.
+  boost::asio::awaitable<void> request_body_failed(boost::system::error_code ec, observability::access_record& log,
+                                                   const struct config::route& route);
+  // The exchange is over: the upstream connection goes back to the pool if `reusable`
+  // (its response ended cleanly and it allows keep-alive) and the client is still there.
+  void release_upstream(upstream_connection_ptr upstream, bool reusable);
   // Counts (and for dry-run rules logs) the list entries a filter hid or would have hidden.
   void note_hidden(const runtime_snapshot& snap, const mcp::filter_outcome& outcome);
   // Reads the rest of the request body into `out`, bounded by the parser's body limit.
