@@ -19,6 +19,7 @@
 #include "net/tls_context.hpp"
 #include "pki/files.hpp"
 #include "pki/pem.hpp"
+#include "observability/audit.hpp"
 #include "observability/logging.hpp"
 
 namespace mcpgate::app {
@@ -182,6 +183,7 @@ gateway::~gateway() { shutdown(std::chrono::milliseconds(0)); }
 
 void gateway::start() {
   const auto snap = current_.load();
+  observability::configure_audit(snap->cfg->audit);
   log_routes(*snap->cfg);
   for (auto& slot : slots_) {
     auto ep = bind_endpoint(slot->cfg, slot->cfg.port);
@@ -320,6 +322,8 @@ bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& err
       }
       new_tls.push_back(listener_tls(a));  // re-reads certificate files: rotation by SIGHUP
     }
+    // Reopens the audit file too: after logrotate moved it, SIGHUP starts a new one.
+    observability::configure_audit(cfg->audit);
     std::lock_guard lock(snapshot_mutex_);
     auto snap = std::make_shared<const http::runtime_snapshot>(cfg, ++generation_, std::chrono::system_clock::now(), policy_);
     current_.store(std::move(snap));

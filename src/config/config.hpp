@@ -199,6 +199,17 @@ struct limits {
   duration keepalive_timeout = 60s;       // idle client connection between exchanges
 };
 
+// The audit log (`audit:`): one line per JSON-RPC request through an MCP route.
+struct audit_settings {
+  bool enabled = false;  // writing `audit:` enables it
+  std::string file;      // "" or "-": stdout; else appended to, reopened on SIGHUP
+  bool log_arguments = false;  // the arguments of calls, redacted and capped
+  std::uint32_t max_argument_bytes = 4096;
+  // Values under keys containing one of these (case-insensitive) are written as "[redacted]".
+  std::vector<std::string> redact{"password", "passwd", "secret", "token", "api_key", "apikey",
+                                  "authorization", "cookie", "credential", "private_key"};
+};
+
 struct config {
   std::string source;        // file the config came from ("" for strings in tests)
   std::string listen_addr;   // Anthropic key, kept as written
@@ -217,6 +228,7 @@ struct config {
   std::vector<net::ip_prefix> trusted_proxies = net::loopback_prefixes();
   bool trusted_proxies_set = false;
   std::vector<named_ip_set> ip_sets;  // in file order
+  audit_settings audit;
   unsigned workers = 0;       // 0 = one per core
 };
 

@@ -52,7 +52,9 @@ using key_list = std::initializer_list<std::string_view>;
 constexpr std::uintmax_t max_file_bytes = 4 * 1024 * 1024;
 
 const key_list top_keys{"listen_addr", "log_level", "shutdown_timeout", "tunnel_domain", "tls",
-                        "routes", "upstream", "listeners", "limits", "workers", "trusted_proxies", "ip_sets"};
+                        "routes", "upstream", "listeners", "limits", "workers", "trusted_proxies", "ip_sets",
+                        "audit"};
+const key_list audit_keys{"file", "log_arguments", "max_argument_bytes", "redact"};
 const key_list tls_keys{"cert_file", "key_file", "poll_interval"};
 const key_list listener_keys{"address", "mode", "tls", "allow", "deny", "dry_run", "proxy_protocol",
                              "max_connections", "max_connections_per_client"};
@@ -427,6 +429,8 @@ class loader {
       if (auto n = read_unsigned(v, k, 0, 256)) cfg_.workers = static_cast<unsigned>(*n);
     } else if (k == "ip_sets") {
       ip_sets(v);
+    } else if (k == "audit") {
+      audit(v);
     } else if (k == "trusted_proxies") {
       if (auto prefixes = prefix_list(v, k, "[127.0.0.1, 10.0.0.0/8]",
                                       "trusts every peer: any client can then claim any address")) {
@@ -1318,6 +1322,33 @@ class loader {
     return out;
   }
 
+  void audit(const YAML::Node& node) {
+    auto& out = cfg_.audit;
+    out.enabled = true;
+    if (node.IsNull()) return;  // `audit:` alone: stdout, defaults
+    if (!expect_map(node, "audit")) return;
+    for (const entry& e : entries(node, "audit", audit_keys)) {
+      const std::string path = join("audit", e.key);
+      if (e.key == "file") {
+        if (auto s = read_string(e.value, path)) out.file = *s;
+      } else if (e.key == "log_arguments") {
+        if (auto b = read_bool(e.value, path)) out.log_arguments = *b;
+      } else if (e.key == "max_argument_bytes") {
+        if (auto n = read_size(e.value, path, 1024 * 1024)) out.max_argument_bytes = static_cast<std::uint32_t>(*n);
+      } else if (e.key == "redact") {
+        if (!e.value.IsSequence()) {
+          error(e.value, path, "expected a list of key words (e.g. [password, token]), got " + describe(e.value));
+          continue;
+        }
+        out.redact.clear();
+        each_string(e.value, path, [&](const std::string& word, const YAML::Node& item, const std::string& item_path) {
+          if (word.empty()) error(item, item_path, "empty key word");
+          else out.redact.push_back(word);
+        });
+      }
+    }
+  }
+
   void limits(const YAML::Node& node) {
     if (!expect_map(node, "limits")) return;
     auto& out = cfg_.limits;
@@ -1618,6 +1649,11 @@ std::string summarize(const config& cfg) {
       << format_size(lim.max_request_body_bytes) << ", response header " << format_size(lim.max_response_header_bytes)
       << ", header timeout " << format_duration(lim.request_header_timeout) << ", body timeout "
       << format_duration(lim.request_body_timeout) << ", keepalive " << format_duration(lim.keepalive_timeout) << "\n";
+  if (cfg.audit.enabled) {
+    out << "audit: " << (cfg.audit.file.empty() || cfg.audit.file == "-" ? std::string("stdout") : cfg.audit.file)
+        << ", arguments " << (cfg.audit.log_arguments ? "logged (max " + format_size(cfg.audit.max_argument_bytes) + ")" : std::string("not logged"))
+        << "\n";
+  }
   out << "log_level: " << to_string(cfg.level) << ", shutdown_timeout: " << format_duration(cfg.shutdown_timeout)
       << ", workers: " << (cfg.workers == 0 ? std::string("auto") : std::to_string(cfg.workers)) << "\n";
   return out.str();

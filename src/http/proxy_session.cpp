@@ -24,6 +24,7 @@
 #include "http/wire.hpp"
 #include "mcp/jsonrpc.hpp"
 #include "mcp/jsonrpc_error.hpp"
+#include "observability/audit.hpp"
 #include "mcp/policy.hpp"
 #include "http/worker.hpp"
 #include "net/ip_prefix.hpp"
@@ -461,9 +462,11 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   observability::access_record log;
   log.client = client_ip_;
   log.peer = peer_ip_;
+  mcp_exchange mcp;
   auto finish = [&] {
     log.duration = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started);
     observability::write_access_log(log);
+    if (mcp.request && observability::audit_enabled()) write_audit_records(*snap, mcp, log);
     ++worker_.stats().exchanges;
   };
 
@@ -571,8 +574,8 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   // keys, tool policy, logs) uses what it says, never a header alone.
   // Other content types pass through unread (an OAuth token endpoint behind an MCP route
   // takes forms), unless a rule must judge the body: then they are refused.
-  std::string mcp_body;
-  std::optional<mcp::inspected_request> inspected;
+  mcp.route = route;
+  auto& inspected = mcp.request;
   const bool judged = route->judges_mcp_body();
   if (route->mcp && req.method() == bhttp::verb::post && !is_json(req[bhttp::field::content_type]) && judged) {
     const bool keep_alive = co_await refuse(415, "unsupported_media_type",
@@ -582,11 +585,11 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
     co_return keep_alive;
   }
   if (route->mcp && req.method() == bhttp::verb::post && is_json(req[bhttp::field::content_type])) {
-    if (!co_await read_whole_body(parser, mcp_body, log, *route)) {
+    if (!co_await read_whole_body(parser, mcp.body, log, *route)) {
       finish();
       co_return false;
     }
-    inspected = mcp::inspect_request(mcp_body);
+    inspected = mcp::inspect_request(mcp.body);
     if (!inspected->messages.empty()) {
       const auto& first = inspected->messages.front();
       log.mcp_method = first.method + (inspected->batch ? "+" : "");
@@ -624,9 +627,8 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   }
   log.upstream = route->upstream.to_string();
 
-  std::vector<mcp::list_filter> list_filters;
-  if (inspected) list_filters = mcp::list_filters(route->policy, *inspected);
-  const bool keep_alive = co_await proxy(*snap, *route, parser, log, inspected ? &mcp_body : nullptr, list_filters);
+  if (inspected) mcp.list_filters = mcp::list_filters(route->policy, *inspected);
+  const bool keep_alive = co_await proxy(*snap, *route, parser, log, mcp);
   finish();
   co_return keep_alive && !close_requested_ && !client_gone_;
 }
@@ -782,10 +784,59 @@ void downstream_session::note_hidden(const runtime_snapshot& snap, const mcp::fi
   }
 }
 
+void downstream_session::write_audit_records(const runtime_snapshot& snap, const mcp_exchange& mcp,
+                                             const observability::access_record& log) const {
+  const auto& settings = snap.cfg->audit;
+  const bool answered_by_gateway = log.upstream.empty() || !log.reason.empty();
+  for (std::size_t i = 0; i < mcp.request->messages.size(); ++i) {
+    const auto& m = mcp.request->messages[i];
+    if (m.kind == mcp::message_kind::response) continue;  // the client answering the server
+    observability::audit_record r;
+    r.route = log.route;
+    r.client = log.client;
+    r.session = log.mcp_session;
+    r.method = m.method;
+    r.name = m.name;
+    r.id = m.id;
+    r.status = log.status;
+    r.duration = log.duration;
+    r.bytes_in = log.bytes_in;
+    r.bytes_out = log.bytes_out;
+    if (answered_by_gateway && !log.reason.empty()) {
+      r.outcome = "refused";
+      r.reason = log.reason;
+      if (log.reason == "tool_denied" && mcp.route) {
+        const auto refusal = mcp::refused_call(mcp.route->policy, m);
+        r.error_code = refusal ? refusal->code : mcp::gateway_error_code;
+        if (!refusal) r.reason = "batch_refused";
+      } else {
+        r.error_code = log.reason == "invalid_jsonrpc" ? mcp.request->error_code
+                       : log.reason == "mcp_header_mismatch" ? mcp::header_mismatch
+                                                              : mcp::gateway_error_code;
+      }
+    } else if (m.kind == mcp::message_kind::notification) {
+      r.outcome = log.status >= 200 && log.status < 300 ? "accepted" : "no_answer";
+    } else if (const auto* answer = mcp.answers ? mcp.answers->answer_for(m.id) : nullptr) {
+      r.outcome = answer->error ? "error" : "result";
+      r.error_code = answer->code;
+    } else {
+      r.outcome = mcp.answers && !mcp.answers->unreadable() ? "no_answer" : "unknown";
+      r.reason = log.reason;
+    }
+    if (settings.log_arguments) {
+      if (const auto* args = mcp::arguments_of(*mcp.request, i)) {
+        r.arguments = observability::audit_arguments(*args, settings, r.arguments_truncated);
+      }
+    }
+    observability::write_audit(r);
+  }
+}
+
 asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, const config::route& route,
                                                 request_parser& parser, observability::access_record& log,
-                                                const std::string* whole_body,
-                                                const std::vector<mcp::list_filter>& list_filters) {
+                                                mcp_exchange& mcp) {
+  const std::string* whole_body = mcp.request ? &mcp.body : nullptr;
+  const auto& list_filters = mcp.list_filters;
   const auto& limits = snap.cfg->limits;
   auto& req = parser.get();
   const bool has_body = !whole_body && !parser.is_done();  // still to be streamed from the client
@@ -907,6 +958,9 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   }
 
   auto& up_res = res_parser->get();
+  if (mcp.request && observability::audit_enabled() && !head_request) {
+    mcp.answers.emplace(*mcp.request, is_event_stream(up_res));
+  }
   // A list whose entries a rule hides: the answer is read whole, filtered, and sent with
   // its new length.
   const bool filterable = is_json(up_res[bhttp::field::content_type]) || is_event_stream(up_res);
@@ -926,6 +980,10 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     // (read whole too: a list request has no progress events to hold back).
     auto outcome = is_event_stream(up_res) ? mcp::filter_list_events(body, list_filters)
                                            : mcp::filter_list_responses(body, list_filters);
+    if (mcp.answers) {
+      mcp.answers->feed(body);
+      mcp.answers->finish();
+    }
     note_hidden(snap, outcome);
     if (outcome.rewritten) body = std::move(*outcome.rewritten);
     auto& head = up_res.base();
@@ -1020,6 +1078,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     const bool last = res_parser->is_done();
     if (got == 0 && !last) continue;  // only framing arrived
     log.bytes_out += got;
+    if (mcp.answers && got) mcp.answers->feed({chunk.get(got), got});
     stream_.tcp().expires_after(downstream_write_timeout);
     const auto wec = co_await writer.write(stream_, got ? chunk.get(got) : nullptr, got, last);
     if (wec || client_gone_) {
@@ -1042,6 +1101,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
       co_return false;
     }
   }
+  if (mcp.answers) mcp.answers->finish();
 
   release_upstream(std::move(upstream), res_parser->keep_alive());
   co_return downstream_keep_alive;

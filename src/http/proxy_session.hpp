@@ -23,17 +23,24 @@
 #include "net/stream.hpp"
 #include "observability/logging.hpp"
 
-namespace mcpgate::mcp {
-struct inspected_request;
-struct list_filter;
-struct filter_outcome;
-}
+#include "mcp/answers.hpp"
+#include "mcp/jsonrpc.hpp"
+#include "mcp/policy.hpp"
 
 namespace mcpgate::http {
 
 class worker;
 class listener_connections;
 struct runtime_snapshot;
+
+// What MCP inspection learned about one exchange, for the filters after it and the audit log.
+struct mcp_exchange {
+  std::string body;                                 // the request body, read whole
+  std::optional<mcp::inspected_request> request;    // set when the body was inspected
+  std::vector<mcp::list_filter> list_filters;       // list answers to filter
+  std::optional<mcp::answer_watch> answers;         // audit: the answers seen in the response
+  const struct config::route* route = nullptr;
+};
 
 class downstream_session : public std::enable_shared_from_this<downstream_session> {
  public:
@@ -78,12 +85,14 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   boost::asio::awaitable<bool> wait_for_request(std::chrono::milliseconds idle_limit);
   // One exchange; returns whether the connection may carry another.
   boost::asio::awaitable<bool> serve_exchange();
-  // Forwards the exchange. `whole_body`: the request body, already read (MCP inspection);
-  // null: the body (if any) is streamed from the client as it arrives.
-  // `list_filters`: list answers (tools/list, ...) whose entries the route's rules hide.
+  // Forwards the exchange. With `mcp.request` set the body was read (and inspected) already
+  // and is sent whole; otherwise the body (if any) is streamed from the client as it
+  // arrives. `mcp.list_filters`: list answers whose entries the route's rules hide.
   boost::asio::awaitable<bool> proxy(const runtime_snapshot& snap, const struct config::route& route,
-                                     request_parser& parser, observability::access_record& log,
-                                     const std::string* whole_body, const std::vector<mcp::list_filter>& list_filters);
+                                     request_parser& parser, observability::access_record& log, mcp_exchange& mcp);
+  // One audit line per JSON-RPC request or notification of the exchange.
+  void write_audit_records(const runtime_snapshot& snap, const mcp_exchange& mcp,
+                           const observability::access_record& log) const;
   // Reads an upstream response body whole into `out` (bounded by the parser's body limit).
   boost::asio::awaitable<boost::system::error_code> read_upstream_body(
       upstream_connection& upstream, boost::beast::http::response_parser<boost::beast::http::buffer_body>& parser,

@@ -73,12 +73,14 @@ inspected_request inspect_request(std::string_view body) {
   boost::system::error_code ec;
   json::parse_options options;
   options.max_depth = 64;
-  const json::value document = json::parse(body, ec, json::storage_ptr(), options);
+  auto parsed = std::make_shared<json::value>(json::parse(body, ec, json::storage_ptr(), options));
   if (ec) {
     out.error_code = parse_error;
     out.error = "Parse error: " + ec.message();
     return out;
   }
+  out.document = parsed;
+  const json::value& document = *parsed;
   auto add = [&](const json::value& v) {
     message_info info;
     std::string why;
@@ -104,6 +106,24 @@ inspected_request inspect_request(std::string_view body) {
   }
   add(document);
   return out;
+}
+
+const boost::json::value* arguments_of(const inspected_request& request, std::size_t index) {
+  if (!request.document || index >= request.messages.size()) return nullptr;
+  const json::value* message = request.document.get();
+  if (request.batch) {
+    const auto& array = message->get_array();
+    if (index >= array.size()) return nullptr;
+    message = &array[index];
+  }
+  const auto* o = message->if_object();
+  const auto* params = o ? o->if_contains("params") : nullptr;
+  if (!params) return nullptr;
+  const auto& method = request.messages[index].method;
+  if ((method == "tools/call" || method == "prompts/get") && params->is_object()) {
+    if (const auto* arguments = params->get_object().if_contains("arguments")) return arguments;
+  }
+  return params;
 }
 
 std::optional<std::string> decode_header_value(std::string_view header) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,14 @@ struct message_info {
   std::string meta_protocol_version;
 };
 
+}  // namespace mcpgate::mcp
+
+namespace boost::json {
+class value;
+}
+
+namespace mcpgate::mcp {
+
 struct inspected_request {
   // JSON-RPC error code when the body is not what an MCP route accepts: -32700 (not JSON)
   // or -32600 (JSON, but not JSON-RPC 2.0 messages). 0: fine.
@@ -34,8 +43,15 @@ struct inspected_request {
   std::string error;  // human text for the error reply and the log
   bool batch = false;  // a JSON array of messages (2025-03-26 revision)
   std::vector<message_info> messages;
+  // The parsed body, kept for what later readers need beyond the fields above (the audit
+  // log's arguments); null when the body did not parse.
+  std::shared_ptr<const boost::json::value> document;
   bool ok() const { return error_code == 0; }
 };
+
+// The arguments of message `index` of `request` (params.arguments of tools/call and
+// prompts/get, else params), or null.
+const boost::json::value* arguments_of(const inspected_request& request, std::size_t index);
 
 constexpr int parse_error = -32700;
 constexpr int invalid_request = -32600;

@@ -102,6 +102,34 @@ describe('access policy through the gateway, SDK client and server-everything', 
     await gw.proc.waitForLine(/"mcp_method":"tools\/call".*"reason":"tool_denied"|"reason":"tool_denied".*"mcp_name":"get-tiny-image"/, 5000);
   });
 
+  it('the audit log has one line per request with the outcome the SDK saw', async () => {
+    // The audit log goes to stdout here (`audit:` without a file), beside the access log.
+    const audited = await startGateway([{ path: '/mcp', upstream: upstream.origin, extra: 'tools: { deny: [get-tiny-image] }' }],
+      { extraYaml: 'audit: { log_arguments: true }' });
+    gateways.push(audited);
+    const c = await connect('streamable', `${audited.origin}/mcp`);
+    try {
+      await c.client.callTool({ name: 'echo', arguments: { message: 'audited', token: 'sekrit' } });
+      await assert.rejects(c.client.callTool({ name: 'get-tiny-image', arguments: {} }));
+    } finally {
+      await c.close();
+    }
+    const audit = () => accessLog(audited).filter((l) => l.type === 'audit');
+    await audited.proc.waitForLine(/"type":"audit".*"name":"get-tiny-image"/, 5000);
+    const lines = audit();
+    const init = lines.find((l) => l.method === 'initialize');
+    assert.equal(init?.outcome, 'result', JSON.stringify(lines));
+    const echo = lines.find((l) => l.name === 'echo');
+    assert.equal(echo.outcome, 'result');  // read from the SSE answer as it passed
+    assert.equal(echo.arguments.message, 'audited');
+    assert.equal(echo.arguments.token, '[redacted]');
+    const denied = lines.find((l) => l.name === 'get-tiny-image');
+    assert.equal(denied.outcome, 'refused');
+    assert.equal(denied.reason, 'tool_denied');
+    assert.equal(denied.error_code, -32602);
+    assert.ok(lines.some((l) => l.method === 'notifications/initialized' && l.outcome === 'accepted'));
+  });
+
   it('a rate limit in dry-run mode refuses nothing', async () => {
     const gw = await gatewayWith('rate_limit: { requests: 1, per: 1h, burst: 2, dry_run: true }');
     const c = await connect('streamable', `${gw.origin}/mcp`);

@@ -61,3 +61,40 @@ routes:
 
 }  // namespace
 }  // namespace mcpgate::config
+
+namespace mcpgate::config {
+namespace {
+
+TEST(AuditConfig, OffUnlessWrittenAndEveryKeyRead) {
+  const auto off = load_string("listeners: [{ address: \":8080\" }]\n", "t.yaml");
+  ASSERT_TRUE(testing::loads(off));
+  EXPECT_FALSE(off.snapshot->audit.enabled);
+  const auto bare = load_string("listeners: [{ address: \":8080\" }]\naudit:\n", "t.yaml");
+  ASSERT_TRUE(testing::loads(bare)) << testing::rendered(bare);
+  EXPECT_TRUE(bare.snapshot->audit.enabled);
+  EXPECT_EQ(bare.snapshot->audit.file, "");
+  EXPECT_FALSE(bare.snapshot->audit.redact.empty());
+  const auto full = load_string(R"(listeners: [{ address: ":8080" }]
+audit: { file: /var/log/a.jsonl, log_arguments: true, max_argument_bytes: 1KiB, redact: [pin] }
+)",
+                                "t.yaml");
+  ASSERT_TRUE(testing::loads(full)) << testing::rendered(full);
+  EXPECT_EQ(full.snapshot->audit.file, "/var/log/a.jsonl");
+  EXPECT_TRUE(full.snapshot->audit.log_arguments);
+  EXPECT_EQ(full.snapshot->audit.max_argument_bytes, 1024u);
+  EXPECT_EQ(full.snapshot->audit.redact, std::vector<std::string>{"pin"});
+  EXPECT_NE(summarize(*full.snapshot).find("audit: /var/log/a.jsonl, arguments logged (max 1KiB)"), std::string::npos)
+      << summarize(*full.snapshot);
+  const auto bad = load_string(R"(listeners: [{ address: ":8080" }]
+audit: { files: x, log_arguments: yes, max_argument_bytes: 2MiB, redact: token }
+)",
+                               "t.yaml");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_TRUE(testing::has_part(bad, "audit.files: unknown key \"files\" (did you mean \"file\"?)")) << testing::rendered(bad);
+  EXPECT_TRUE(testing::has_part(bad, "audit.log_arguments: expected a bool"));
+  EXPECT_TRUE(testing::has_part(bad, "audit.max_argument_bytes: size \"2MiB\" is too large (at most 1MiB)"));
+  EXPECT_TRUE(testing::has_part(bad, "audit.redact: expected a list of key words"));
+}
+
+}  // namespace
+}  // namespace mcpgate::config
