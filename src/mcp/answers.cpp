@@ -41,6 +41,9 @@ void answer_watch::finish() {
 }
 
 void answer_watch::take_message(std::string_view json) {
+  // Most events of a long answer are notifications (progress, logging): without an "id"
+  // key there is nothing to judge, and no reason to parse.
+  if (json.find("\"id\"") == std::string_view::npos) return;
   boost::system::error_code ec;
   const auto document = boost::json::parse(json, ec);
   if (ec) {
