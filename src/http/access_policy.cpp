@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "observability/throttle.hpp"
+
 namespace mcpgate::http {
 
 std::optional<std::string> refusal(const compiled_access_rule& rule, const net::ip_bytes& address,
@@ -16,7 +18,9 @@ std::optional<std::string> refusal(const compiled_access_rule& rule, const net::
     ++(rule.dry_run ? counter->dry_run : counter->refused);
   }
   if (!rule.dry_run) return part;
-  spdlog::warn("ip rule would deny (dry run) client={} rule={}", client, part);
+  if (auto held = observability::warnings().admit(part)) {
+    spdlog::warn("ip rule would deny (dry run) client={} rule={}{}", client, part, observability::held_back(*held));
+  }
   return std::nullopt;
 }
 

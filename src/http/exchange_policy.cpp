@@ -7,6 +7,7 @@
 #include "http/snapshot.hpp"
 #include "mcp/jsonrpc_error.hpp"
 #include "observability/audit.hpp"
+#include "observability/throttle.hpp"
 
 namespace mcpgate::http {
 
@@ -23,7 +24,10 @@ std::optional<std::uint64_t> downstream_session::rate_limited(const runtime_snap
     if (verdict.admitted) continue;
     if (limit.spec->dry_run) {
       ++limit.counter->dry_run;
-      spdlog::warn("rate limit would refuse (dry run) client={} rule={}", exchange_client_, limit.spec->where);
+      if (auto held = observability::warnings().admit(limit.spec->where)) {
+        spdlog::warn("rate limit would refuse (dry run) client={} rule={}{}", exchange_client_, limit.spec->where,
+                     observability::held_back(*held));
+      }
       continue;
     }
     ++limit.counter->refused;
@@ -51,8 +55,10 @@ std::optional<std::string> downstream_session::refused_calls(const runtime_snaps
       const auto* rule = mcp::rule_for_call(route.policy, m.method);
       if (rule->dry_run) {
         ++counter.dry_run;
-        spdlog::warn("mcp rule would refuse (dry run) client={} rule={} method={} name={}", exchange_client_,
-                     refusal->rule, m.method, m.name);
+        if (auto held = observability::warnings().admit(refusal->rule)) {
+          spdlog::warn("mcp rule would refuse (dry run) client={} rule={} method={} name={}{}", exchange_client_,
+                       refusal->rule, m.method, m.name, observability::held_back(*held));
+        }
         refusal.reset();
       } else {
         ++counter.refused;
@@ -89,7 +95,10 @@ void downstream_session::note_hidden(const runtime_snapshot& snap, const mcp::fi
       continue;
     }
     ++counter.dry_run;
-    spdlog::warn("mcp rule would hide (dry run) client={} rule={} name={}", exchange_client_, entry.rule, entry.name);
+    if (auto held = observability::warnings().admit(entry.rule)) {
+      spdlog::warn("mcp rule would hide (dry run) client={} rule={} name={}{}", exchange_client_, entry.rule, entry.name,
+                   observability::held_back(*held));
+    }
   }
 }
 

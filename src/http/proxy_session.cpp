@@ -25,6 +25,7 @@
 #include "mcp/jsonrpc.hpp"
 #include "mcp/jsonrpc_error.hpp"
 #include "observability/audit.hpp"
+#include "observability/throttle.hpp"
 #include "mcp/policy.hpp"
 #include "http/worker.hpp"
 #include "net/ip_prefix.hpp"
@@ -718,8 +719,11 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   if (!upstream) {
     auto dialed = co_await dial_upstream(route, snap);
     if (!dialed.connection) {
-      spdlog::warn("upstream unavailable route={} upstream={} reason={}: {}", route.name, route.upstream.to_string(),
-                   dialed.reason, dialed.detail);
+      // An upstream that is down fails every request: one line per second says so.
+      if (auto held = observability::warnings().admit("upstream unavailable " + route.name)) {
+        spdlog::warn("upstream unavailable route={} upstream={} reason={}: {}{}", route.name, route.upstream.to_string(),
+                     dialed.reason, dialed.detail, observability::held_back(*held));
+      }
       co_await local_reply(dialed.status, dialed.reason,
                            dialed.status == 504 ? "Upstream timeout\n" : "Bad gateway\n", log, false, &route);
       co_return false;
@@ -820,7 +824,10 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   }
   if (ec) {
     const bool timeout = ec == beast::error::timeout;
-    spdlog::warn("upstream response failed route={} upstream={}: {}", route.name, route.upstream.to_string(), ec.message());
+    if (auto held = observability::warnings().admit("upstream response failed " + route.name)) {
+      spdlog::warn("upstream response failed route={} upstream={}: {}{}", route.name, route.upstream.to_string(),
+                   ec.message(), observability::held_back(*held));
+    }
     co_await local_reply(timeout ? 504 : 502, timeout ? "upstream_timeout" : "upstream_reset",
                          timeout ? "Upstream timeout\n" : "Bad gateway\n", log, false, &route);
     co_return false;
