@@ -65,7 +65,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int code = app.exit(e);
+    // allowlist's 0 means "answered" whatever the answer, so a bad argument must be 2.
+    return code != 0 && alw->parsed() ? 2 : code;
   }
 
   if (*gw) return run_gateway(gateway);
