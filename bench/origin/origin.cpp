@@ -6,6 +6,8 @@
 //   Content-Length. Keep-alive by default (HTTP/1.1), "Connection: close" and
 //   HTTP/1.0 without keep-alive are honoured. Pipelined requests are answered in
 //   order from one read; request bodies (Content-Length or chunked) are skipped.
+// - /big-sse (any method) answers a 10 MB text/event-stream (MCP progress notifications,
+//   then a result for id 1) in 16 KiB chunks, and ends: the SSE inspection benchmark.
 // - GET /sse answers 200 text/event-stream with Transfer-Encoding: chunked, sends
 //   one priming event and then stays idle (or sends one small event every
 //   --sse-interval seconds when that is > 0). Used by the idle-SSE memory test.
@@ -65,6 +67,19 @@ const std::string kSseHead =
     chunk("event: message\nid: 0\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\","
           "\"params\":{\"level\":\"info\",\"data\":\"primed\"}}\n\n");
 const std::string kSseTick = chunk(": tick\n\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"ping\"}\n\n");
+std::string big_sse_response() {
+  std::string events;
+  for (int i = 0; events.size() < 10 * 1000 * 1000; ++i) {
+    events += "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":"
+              "{\"progressToken\":\"t\",\"progress\":" + std::to_string(i) + ",\"message\":\"working on it\"}}\n\n";
+  }
+  events += "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[]}}\n\n";
+  std::string r = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n";
+  for (size_t at = 0; at < events.size(); at += 16384) r += chunk(std::string_view(events).substr(at, 16384));
+  return r + "0\r\n\r\n";
+}
+const std::string kBigSse = big_sse_response();
 const std::string kBadRequest =
     "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
@@ -84,6 +99,7 @@ struct Conn {
   Body body = Body::none;
   size_t body_left = 0;  // bytes still to drop (Content-Length or current chunk)
   bool pending_close = false;  // the request being read asked for Connection: close
+  bool pending_big = false;    // the request being read asked for /big-sse
 };
 
 bool ieq(std::string_view a, std::string_view b) {
@@ -327,6 +343,7 @@ class Worker {
         return;  // the stream stays open; later input is ignored
       }
       c.pending_close = conn_close;
+      c.pending_big = path == "/big-sse";
       if (c.body != Body::none) continue;  // respond after the body
       respond(c);
       if (c.close_after_write) break;
@@ -335,6 +352,11 @@ class Worker {
   }
 
   void respond(Conn& c) {
+    if (c.pending_big) {
+      c.out += kBigSse;
+      if (c.pending_close) c.close_after_write = true;
+      return;
+    }
     c.out += c.pending_close ? kRespClose : kResp;
     if (c.pending_close) c.close_after_write = true;
   }
