@@ -177,6 +177,26 @@ bool is_json(std::string_view content_type) {
   return beast::iequals(media.substr(0, end == std::string_view::npos ? 0 : end + 1), "application/json");
 }
 
+// Reads the rest of a message body into `out` (grown as needed, bounded by the parser's body
+// limit), each read under `gap` of silence at most. Both directions use it: request bodies
+// of MCP routes, list answers to filter.
+template <class Stream, class Parser>
+asio::awaitable<error_code> read_rest_into(Stream& stream, beast::flat_buffer& buffer, Parser& parser, std::string& out,
+                                           std::chrono::milliseconds gap) {
+  while (!parser.is_done()) {
+    const std::size_t used = out.size();
+    const std::size_t room = std::max<std::size_t>(out.capacity() - used, relay_chunk);
+    out.resize(used + room);
+    parser.get().body().data = out.data() + used;
+    parser.get().body().size = room;
+    stream.tcp().expires_after(gap);
+    auto [ec, n] = co_await bhttp::async_read_some(stream, buffer, parser, nothrow);
+    out.resize(used + room - parser.get().body().size);
+    if (ec && ec != bhttp::error::need_buffer) co_return ec;
+  }
+  co_return error_code{};
+}
+
 // A list answer the gateway filters is read whole; one bigger than this is refused (502)
 // rather than passed on unfiltered.
 constexpr std::uint64_t max_filtered_response_bytes = 16 * 1024 * 1024;
@@ -644,19 +664,10 @@ asio::awaitable<bool> downstream_session::read_whole_body(request_parser& parser
     auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(continue_line), nothrow);
     if (ec) co_return false;
   }
-  const auto timeout = worker_.snapshot()->cfg->limits.request_body_timeout;
   if (const auto length = parser.content_length()) out.reserve(static_cast<std::size_t>(*length));
-  while (!parser.is_done()) {
-    const std::size_t used = out.size();
-    const std::size_t room = std::max<std::size_t>(out.capacity() - used, relay_chunk);
-    out.resize(used + room);
-    parser.get().body().data = out.data() + used;
-    parser.get().body().size = room;
-    stream_.tcp().expires_after(timeout);
-    auto [ec, n] = co_await bhttp::async_read_some(stream_, buffer_, parser, nothrow);
-    out.resize(used + room - parser.get().body().size);
-    if (ec == bhttp::error::need_buffer) ec = {};
-    if (!ec) continue;
+  const auto ec =
+      co_await read_rest_into(stream_, buffer_, parser, out, worker_.snapshot()->cfg->limits.request_body_timeout);
+  if (ec) {
     co_await request_body_failed(ec, log, route);
     co_return false;
   }
@@ -687,19 +698,7 @@ void downstream_session::release_upstream(upstream_connection_ptr upstream, bool
 asio::awaitable<error_code> downstream_session::read_upstream_body(upstream_connection& upstream,
                                                                    bhttp::response_parser<bhttp::buffer_body>& parser,
                                                                    std::string& out, const config::route& route) {
-  while (!parser.is_done()) {
-    const std::size_t used = out.size();
-    const std::size_t room = std::max<std::size_t>(out.capacity() - used, relay_chunk);
-    out.resize(used + room);
-    parser.get().body().data = out.data() + used;
-    parser.get().body().size = room;
-    upstream.stream.tcp().expires_after(route.timeouts.response_header);
-    auto [ec, n] = co_await bhttp::async_read_some(upstream.stream, upstream.buffer, parser, nothrow);
-    out.resize(used + room - parser.get().body().size);
-    if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec) co_return ec;
-  }
-  co_return error_code{};
+  co_return co_await read_rest_into(upstream.stream, upstream.buffer, parser, out, route.timeouts.response_header);
 }
 
 asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, const config::route& route,

@@ -5,6 +5,35 @@
 
 namespace mcpgate::mcp {
 
+namespace {
+
+// A field line ("name:value", or "name" alone): the value loses one leading space, only one.
+struct field_line {
+  std::string_view name, value;
+};
+
+field_line split_field(std::string_view line) {
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) return {line, {}};
+  auto value = line.substr(colon + 1);
+  if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  return {line.substr(0, colon), value};
+}
+
+std::optional<std::uint64_t> parse_retry(std::string_view value) {
+  if (value.empty()) return std::nullopt;
+  std::uint64_t n = 0;
+  for (const char c : value) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const std::uint64_t digit = static_cast<std::uint64_t>(c - '0');
+    if (n > (UINT64_MAX - digit) / 10) return std::nullopt;  // cannot be a delay anyone waits for
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
+}  // namespace
+
 sse_reader::sse_reader(std::size_t max_event_bytes) : max_(max_event_bytes) {}
 
 void sse_reader::feed(std::string_view bytes, const handler& on_event) {
@@ -70,13 +99,7 @@ void sse_reader::take_line(std::string_view line, const handler& on_event) {
     return;
   }
   if (line.front() == ':') return;  // a comment (keep-alive)
-  const auto colon = line.find(':');
-  const auto field = line.substr(0, colon);
-  std::string_view value;
-  if (colon != std::string_view::npos) {
-    value = line.substr(colon + 1);
-    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  }
+  const auto [field, value] = split_field(line);
   if (field == "data") {
     if (has_data_) data_ += '\n';
     if (data_.size() + value.size() > max_) {
@@ -93,10 +116,7 @@ void sse_reader::take_line(std::string_view line, const handler& on_event) {
       last_id_ = id_;
     }
   } else if (field == "retry") {
-    if (!value.empty() && value.size() <= 18 &&
-        std::all_of(value.begin(), value.end(), [](char d) { return d >= '0' && d <= '9'; })) {
-      retry_ = std::stoull(std::string(value));
-    }
+    if (auto n = parse_retry(value)) retry_ = n;
   }
 }
 
@@ -158,18 +178,6 @@ class line_end_finder {
   std::size_t window_ = first_window;
 };
 
-std::optional<std::uint64_t> parse_retry(std::string_view value) {
-  if (value.empty()) return std::nullopt;
-  std::uint64_t n = 0;
-  for (const char c : value) {
-    if (c < '0' || c > '9') return std::nullopt;
-    const std::uint64_t digit = static_cast<std::uint64_t>(c - '0');
-    if (n > (UINT64_MAX - digit) / 10) return std::nullopt;  // cannot be a delay anyone waits for
-    n = n * 10 + digit;
-  }
-  return n;
-}
-
 // Reads the block opening `text` into `e` and returns its length (through its blank line's
 // line end), `text` holding at least one whole block. `skip` bytes at its start are not
 // content: a BOM, or the LF of a CRLF that closed the previous block. Lines are cut by the
@@ -185,13 +193,7 @@ std::size_t read_block(std::string_view text, std::size_t skip, sse_event& e) {
     if (line.empty()) return std::min(at, text.size());  // the blank line
     if (line.front() == ':') continue;                    // a comment
     e.only_comments = false;
-    const auto colon = line.find(':');
-    const auto field = line.substr(0, colon);
-    std::string_view value;
-    if (colon != std::string_view::npos) {
-      value = line.substr(colon + 1);
-      if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    }
+    const auto [field, value] = split_field(line);
     if (field == "data") {
       if (e.has_data) e.data += '\n';
       e.data.append(value);
