@@ -19,6 +19,7 @@
 #include "net/tls_context.hpp"
 #include "pki/files.hpp"
 #include "pki/pem.hpp"
+#include "stdio/bridge.hpp"
 #include "observability/audit.hpp"
 #include "observability/logging.hpp"
 
@@ -165,7 +166,9 @@ std::string days_left(const std::string& cert_file) {
 }  // namespace
 
 gateway::gateway(std::shared_ptr<const config::config> cfg) {
-  current_.store(std::make_shared<const http::runtime_snapshot>(cfg, ++generation_, std::chrono::system_clock::now(), policy_));
+  ensure_stdio_bridges(*cfg);
+  current_.store(std::make_shared<const http::runtime_snapshot>(cfg, ++generation_, std::chrono::system_clock::now(),
+                                                                policy_, stdio_));
   const unsigned n = worker_count(*cfg);
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<http::worker>(i, current_));
   for (const auto& l : cfg->listeners) {
@@ -262,7 +265,7 @@ void gateway::rebuild_for_time() {
   const auto old = current_.load();
   const auto now = std::chrono::system_clock::now();
   try {
-    current_.store(std::make_shared<const http::runtime_snapshot>(old->cfg, ++generation_, now, policy_));
+    current_.store(std::make_shared<const http::runtime_snapshot>(old->cfg, ++generation_, now, policy_, stdio_));
   } catch (const std::exception& e) {
     spdlog::error("access rules not updated for the time of day: {}", e.what());
     return;
@@ -325,8 +328,12 @@ bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& err
     // Reopens the audit file too: after logrotate moved it, SIGHUP starts a new one.
     observability::configure_audit(cfg->audit);
     std::lock_guard lock(snapshot_mutex_);
-    auto snap = std::make_shared<const http::runtime_snapshot>(cfg, ++generation_, std::chrono::system_clock::now(), policy_);
+    ensure_stdio_bridges(*cfg);
+    auto snap = std::make_shared<const http::runtime_snapshot>(cfg, ++generation_, std::chrono::system_clock::now(),
+                                                               policy_, stdio_);
     current_.store(std::move(snap));
+    // Routes gone or changed stop their stdio servers; the others keep their sessions.
+    if (stdio_) stdio_->retain_only(*cfg);
   } catch (const std::exception& e) {
     error = e.what();
     return false;
@@ -369,6 +376,17 @@ void gateway::shutdown(std::chrono::milliseconds timeout) {
   }
   for (auto& t : threads_) t.join();
   threads_.clear();
+  // After the exchanges: no client is left waiting on a stdio server.
+  if (stdio_) stdio_->stop();
+}
+
+std::size_t gateway::stdio_process_count() const { return stdio_ ? stdio_->process_count() : 0; }
+
+void gateway::ensure_stdio_bridges(const config::config& cfg) {
+  if (stdio_) return;
+  if (std::any_of(cfg.routes.begin(), cfg.routes.end(), [](const config::route& r) { return r.stdio.has_value(); })) {
+    stdio_ = std::make_shared<stdio::bridge_registry>();
+  }
 }
 
 }  // namespace mcpgate::app

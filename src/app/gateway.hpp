@@ -20,6 +20,10 @@
 #include "http/snapshot.hpp"
 #include "http/worker.hpp"
 
+namespace mcpgate::stdio {
+class bridge_registry;
+}
+
 namespace mcpgate::app {
 
 struct bound_listener {
@@ -58,6 +62,8 @@ class gateway {
   // What each access rule, rate limit and connection limit refused so far (dry-run rules:
   // what they would have refused), by rule; kept across reloads.
   std::vector<http::decision_count> decision_counts() const { return policy_->decision_counts(); }
+  // Live stdio server processes (all routes).
+  std::size_t stdio_process_count() const;
 
  private:
   struct listener_slot;
@@ -65,10 +71,13 @@ class gateway {
   // ip_sets windows: a new snapshot (same config) when an entry starts or stops matching.
   void schedule_access_rebuild();
   void rebuild_for_time();
+  // Starts the stdio bridge thread the first time a config has a stdio route.
+  void ensure_stdio_bridges(const config::config& cfg);
 
   // Counters and rate-limit buckets, kept across snapshots (declared before current_:
   // snapshots hold pieces of it).
   std::shared_ptr<http::policy_state> policy_ = std::make_shared<http::policy_state>();
+  std::shared_ptr<stdio::bridge_registry> stdio_;  // null until a route is a stdio server
   http::snapshot_slot current_;
   std::uint64_t generation_ = 0;
   std::vector<std::unique_ptr<http::worker>> workers_;

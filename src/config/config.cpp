@@ -1,10 +1,46 @@
 #include "config/config.hpp"
 
+#include <string_view>
+
 namespace mcpgate::config {
 
 std::string upstream_target::authority() const {
+  if (stdio()) return "stdio";
   const bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+std::string upstream_target::to_string() const {
+  if (stdio()) return "stdio:" + stdio_command;
+  return scheme + "://" + authority();
+}
+
+std::string stdio_server::identity() const {
+  // Length-prefixed fields: no two different settings give the same string.
+  std::string out;
+  auto add = [&out](std::string_view field) {
+    out += std::to_string(field.size());
+    out += ':';
+    out += field;
+  };
+  for (const auto& a : argv) add(a);
+  out += '|';
+  for (const auto& n : pass_env) add(n);
+  out += '|';
+  for (const auto& [k, v] : env) {
+    add(k);
+    add(v);
+  }
+  out += '|';
+  add(cwd);
+  add(user);
+  add(shell ? "shell" : "exec");
+  add(shared ? "shared" : "per-session");
+  add(std::to_string(max_processes));
+  add(std::to_string(idle_timeout.count()));
+  add(std::to_string(start_timeout.count()));
+  add(std::to_string(max_message_bytes));
+  return out;
 }
 
 const char* to_string(log_level level) {

@@ -132,15 +132,46 @@ struct route_limits {
   std::optional<std::uint64_t> max_request_body_bytes;
 };
 
-// An upstream in Anthropic's form `scheme://host:port` (port mandatory, no path).
+// An upstream in Anthropic's form `scheme://host:port` (port mandatory, no path), or a
+// local stdio server (scheme "stdio", see `stdio_server`).
 struct upstream_target {
-  std::string scheme;  // "http" or "https"
+  std::string scheme;  // "http", "https" or "stdio"
   std::string host;    // DNS name or IP literal, IPv6 without brackets, lower case
   std::uint16_t port = 0;
+  std::string stdio_command = {};  // stdio: the command as written, for logs
   bool tls() const { return scheme == "https"; }
-  // host:port, IPv6 in brackets: the Host header value and the pool key.
+  bool stdio() const { return scheme == "stdio"; }
+  // host:port, IPv6 in brackets: the Host header value and the pool key ("stdio" for stdio).
   std::string authority() const;
-  std::string to_string() const { return scheme + "://" + authority(); }
+  // "http://host:port", or "stdio:<command>".
+  std::string to_string() const;
+};
+
+// A local MCP server that speaks JSON-RPC on stdin/stdout (`upstream: stdio:<command>` or
+// `upstream: { command: ... }`). The gateway starts it and serves it as Streamable HTTP
+// (src/stdio/bridge.hpp): one process per MCP session unless `shared`.
+struct stdio_server {
+  // What is executed: argv[0] is looked up in the child's PATH; no shell unless `shell`
+  // (then argv is {"/bin/sh", "-c", command, "sh", args...}).
+  std::vector<std::string> argv;
+  std::string command_text;  // as written, for logs and the summary
+  // The child's environment: these names copied from the gateway's environment (when set
+  // there), then `env` on top. Nothing else leaks (the gateway's may hold tunnel tokens).
+  std::vector<std::string> pass_env{"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER"};
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string cwd;   // "" = the gateway's
+  std::string user;  // run as this user (name or uid; the gateway must be root to switch)
+  bool shell = false;
+  // One process for every session (JSON-RPC ids and progress tokens are rewritten so
+  // sessions never see each other's messages); default one process per MCP session.
+  bool shared = false;
+  std::uint32_t max_processes = 16;     // live processes of this route at most
+  duration idle_timeout = 10min;        // a session with no request or open stream this long ends
+  duration start_timeout = 60s;         // process start until its answer to initialize
+  std::uint64_t max_message_bytes = 16 * 1024 * 1024;  // one line on the server's stdout
+  // Everything above as one string: a reload keeps a route's running processes only while
+  // this stays the same.
+  std::string identity() const;
 };
 
 struct route_timeouts {
@@ -154,6 +185,7 @@ struct route {
   std::string host_key;   // routes map key: exact host, bare subdomain, or "*"
   std::string path = "/"; // prefix, matched at '/' boundaries ("/mcp" matches "/mcp/x", not "/mcpx")
   upstream_target upstream;
+  std::optional<stdio_server> stdio;  // set when upstream.scheme is "stdio"
   route_timeouts timeouts;
   bool preserve_host = false;  // forward the client's Host instead of the upstream authority
   access_rule access;

@@ -25,6 +25,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "config/command_line.hpp"
 #include "config/units.hpp"
 
 namespace mcpgate::config {
@@ -68,6 +69,8 @@ const key_list route_limits_keys{"max_request_header_bytes", "max_request_body_b
 const key_list ip_set_entry_keys{"cidr", "from", "until"};
 // Within this, validate warns that an ip_sets entry is about to stop matching.
 constexpr auto expiry_warning_window = std::chrono::hours(24 * 30);
+const key_list stdio_keys{"command", "args", "env", "pass_env", "cwd", "user", "shell", "shared",
+                          "max_processes", "idle_timeout", "start_timeout", "max_message_bytes"};
 const key_list upstream_keys{"allowed_ips", "disable_ip_validation", "tls"};
 const key_list upstream_tls_keys{"ca_file", "include_system_cas"};
 const key_list limits_keys{"max_request_header_bytes", "max_request_body_bytes", "max_response_header_bytes",
@@ -746,7 +749,7 @@ class loader {
         route r;
         r.name = e.key;
         r.host_key = host_key;
-        if (read_upstream(v, path, r.upstream)) add_route(std::move(r), path, place_of(v));
+        if (read_upstream(v, path, r)) add_route(std::move(r), path, place_of(v));
       } else if (v.IsMap()) {
         route_object(v, path, e.key, host_key);
       } else if (v.IsSequence()) {
@@ -800,7 +803,7 @@ class loader {
       } else if (e.key == "upstream") {
         have_upstream = true;
         upstream_at = place_of(v);
-        ok = read_upstream(v, key_path, r.upstream) && ok;
+        ok = read_upstream(v, key_path, r) && ok;
       } else if (e.key == "connect_timeout") {
         if (auto d = read_duration(v, key_path)) r.timeouts.connect = *d;
         else ok = false;
@@ -838,7 +841,7 @@ class loader {
       }
     }
     if (!have_upstream) {
-      error(node, join(path, "upstream"), "missing required key \"upstream\" (scheme://host:port)");
+      error(node, join(path, "upstream"), "missing required key \"upstream\" (scheme://host:port or stdio:<command>)");
       return;
     }
     if (!r.mcp && r.judges_mcp_body()) {
@@ -880,18 +883,132 @@ class loader {
     return p;
   }
 
-  bool read_upstream(const YAML::Node& node, const std::string& path, upstream_target& out) {
+  // scheme://host:port, `stdio:<command line>`, or a stdio server object { command, ... }.
+  bool read_upstream(const YAML::Node& node, const std::string& path, route& r) {
+    constexpr std::string_view stdio_prefix = "stdio:";
+    if (node.IsMap()) return read_stdio_object(node, path, r);
     if (!node.IsScalar()) {
-      error(node, path, "expected an upstream (scheme://host:port), got " + describe(node));
+      error(node, path, "expected an upstream (scheme://host:port or stdio:<command>), got " + describe(node));
       return false;
+    }
+    const std::string& text = node.Scalar();
+    if (text.rfind(stdio_prefix, 0) == 0) {
+      std::string why;
+      auto argv = split_command_line(text.substr(stdio_prefix.size()), &why);
+      if (!argv) {
+        error(node, path, "invalid stdio command " + quote(text) + ": " + why);
+        return false;
+      }
+      stdio_server server;
+      server.argv = std::move(*argv);
+      server.command_text = text.substr(stdio_prefix.size());
+      set_stdio(r, std::move(server));
+      return true;
     }
     std::string why;
-    auto target = parse_upstream(node.Scalar(), &why);
+    auto target = parse_upstream(text, &why);
     if (!target) {
-      error(node, path, "invalid upstream (must be scheme://host:port), got " + quote(node.Scalar()) + ": " + why);
+      error(node, path,
+            "invalid upstream (must be scheme://host:port or stdio:<command>), got " + quote(text) + ": " + why);
       return false;
     }
-    out = std::move(*target);
+    r.upstream = std::move(*target);
+    return true;
+  }
+
+  static void set_stdio(route& r, stdio_server server) {
+    r.upstream = upstream_target{};
+    r.upstream.scheme = "stdio";
+    r.upstream.stdio_command = server.command_text;
+    r.stdio = std::move(server);
+  }
+
+  // `upstream: { command: npx, args: [...], env: {...}, cwd, user, shell, shared, ... }`
+  bool read_stdio_object(const YAML::Node& node, const std::string& path, route& r) {
+    stdio_server server;
+    std::optional<std::string> command;
+    std::vector<std::string> args;
+    bool ok = true;
+    for (const entry& e : entries(node, path, stdio_keys)) {
+      const std::string key_path = join(path, e.key);
+      const YAML::Node& v = e.value;
+      if (e.key == "command") {
+        command = read_string(v, key_path);
+        if (command && command->empty()) {
+          error(v, key_path, "empty command");
+          command.reset();
+        }
+        if (!command) ok = false;
+      } else if (e.key == "args" || e.key == "pass_env") {
+        auto& list = e.key == "args" ? args : server.pass_env;
+        list.clear();
+        if (!v.IsSequence()) {
+          error(v, key_path, "expected a list of strings, got " + describe(v));
+          ok = false;
+          continue;
+        }
+        each_string(v, key_path, [&](const std::string& text, const YAML::Node& item, const std::string& item_path) {
+          if (text.find('\0') != std::string::npos || (e.key == "pass_env" && (text.empty() || text.find('=') != std::string::npos))) {
+            error(item, item_path, "invalid " + std::string(e.key == "args" ? "argument " : "variable name ") + quote(text));
+            ok = false;
+            return;
+          }
+          list.push_back(text);
+        });
+      } else if (e.key == "env") {
+        if (!expect_map(v, key_path)) {
+          ok = false;
+          continue;
+        }
+        for (const entry& var : entries(v, key_path, {})) {
+          const std::string var_path = join(key_path, var.key);
+          auto value = read_string(var.value, var_path);
+          if (var.key.empty() || var.key.find('=') != std::string::npos) {
+            error(var.key_node, var_path, "invalid variable name " + quote(var.key));
+            ok = false;
+          } else if (value) {
+            server.env.emplace_back(var.key, *value);
+          } else {
+            ok = false;
+          }
+        }
+      } else if (e.key == "cwd" || e.key == "user") {
+        auto s = read_string(v, key_path);
+        if (!s) ok = false;
+        else (e.key == "cwd" ? server.cwd : server.user) = *s;
+      } else if (e.key == "shell" || e.key == "shared") {
+        if (auto b = read_bool(v, key_path)) (e.key == "shell" ? server.shell : server.shared) = *b;
+        else ok = false;
+      } else if (e.key == "max_processes") {
+        if (auto n = read_unsigned(v, key_path, 1, 10'000)) server.max_processes = static_cast<std::uint32_t>(*n);
+        else ok = false;
+      } else if (e.key == "idle_timeout" || e.key == "start_timeout") {
+        auto d = read_duration(v, key_path);
+        if (d && d->count() <= 0) {
+          error(v, key_path, "must be greater than 0");
+          d.reset();
+        }
+        if (d) (e.key == "idle_timeout" ? server.idle_timeout : server.start_timeout) = *d;
+        else ok = false;
+      } else if (e.key == "max_message_bytes") {
+        if (auto n = read_size(v, key_path, std::uint64_t{1} << 30)) server.max_message_bytes = *n;
+        else ok = false;
+      }
+    }
+    if (!node_has_key(node, "command")) {
+      error(node, join(path, "command"), "missing required key \"command\" (the program to start, e.g. npx)");
+      return false;
+    }
+    if (!ok || !command) return false;
+    server.command_text = *command;
+    for (const auto& a : args) server.command_text += " " + a;
+    if (server.shell) {
+      server.argv = {"/bin/sh", "-c", *command, "sh"};
+    } else {
+      server.argv = {*command};
+    }
+    server.argv.insert(server.argv.end(), args.begin(), args.end());
+    set_stdio(r, std::move(server));
     return true;
   }
 
@@ -1576,6 +1693,12 @@ std::string route_line(const route& r) {
          format_duration(r.timeouts.response_header) + ", stream idle " +
          (r.timeouts.stream_idle.count() == 0 ? std::string("off") : format_duration(r.timeouts.stream_idle));
   if (r.preserve_host) out += ", preserve host";
+  if (r.stdio) {
+    out += r.stdio->shared ? ", one shared process" : ", one process per session";
+    out += ", at most " + std::to_string(r.stdio->max_processes);
+    if (!r.stdio->user.empty()) out += ", as user " + r.stdio->user;
+    if (r.stdio->shell) out += ", through /bin/sh";
+  }
   out += ")" + access_text(r.access, true);
   if (!r.allowed_origins.empty()) {
     out += " origins [";

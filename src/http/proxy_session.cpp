@@ -714,7 +714,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   const bool head_request = req.method() == bhttp::verb::head;
 
   // --- upstream connection: pooled, else dialed with address validation -------------
-  upstream_connection_ptr upstream = worker_.pool().take(route.upstream.to_string());
+  upstream_connection_ptr upstream = worker_.pool().take(pool_key_of(route));
   if (!upstream) {
     auto dialed = co_await dial_upstream(route, snap);
     if (!dialed.connection) {

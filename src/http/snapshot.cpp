@@ -7,12 +7,13 @@
 namespace mcpgate::http {
 
 runtime_snapshot::runtime_snapshot(std::shared_ptr<const config::config> config, std::uint64_t gen, net::wall_time now,
-                                   std::shared_ptr<policy_state> state)
+                                   std::shared_ptr<policy_state> state, std::shared_ptr<stdio::bridge_registry> stdio_bridges)
     : cfg(std::move(config)),
       routes(*cfg),
       trusted_proxies(cfg->trusted_proxies),
       compiled_at(now),
       policy(state ? std::move(state) : std::make_shared<policy_state>()),
+      stdio(std::move(stdio_bridges)),
       generation(gen) {
   const auto sets = build_ip_sets(*cfg);
   for (const auto& l : cfg->listeners) listener_access.push_back(compile_access_rule(l.access, sets, now, policy.get()));

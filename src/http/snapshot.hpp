@@ -16,6 +16,10 @@
 #include "http/router.hpp"
 #include "net/ip_prefix.hpp"
 
+namespace mcpgate::stdio {
+class bridge_registry;
+}
+
 namespace mcpgate::http {
 
 struct runtime_snapshot {
@@ -24,8 +28,10 @@ struct runtime_snapshot {
   // rules are compiled for `now` (ip_sets time windows).
   // `state` carries counters and rate-limit buckets from one snapshot to the next; null:
   // a fresh one (tests, one-off tools).
+  // `stdio`: the gateway's stdio servers (kept across snapshots); null: stdio routes answer 502.
   runtime_snapshot(std::shared_ptr<const config::config> config, std::uint64_t generation,
-                   net::wall_time now = std::chrono::system_clock::now(), std::shared_ptr<policy_state> state = nullptr);
+                   net::wall_time now = std::chrono::system_clock::now(), std::shared_ptr<policy_state> state = nullptr,
+                   std::shared_ptr<stdio::bridge_registry> stdio = nullptr);
 
   std::shared_ptr<const config::config> cfg;
   router routes;                                       // points into *cfg
@@ -62,6 +68,7 @@ struct runtime_snapshot {
     return route.limits.max_request_body_bytes.value_or(cfg->limits.max_request_body_bytes);
   }
   std::shared_ptr<boost::asio::ssl::context> upstream_tls;  // null when no https upstream
+  std::shared_ptr<stdio::bridge_registry> stdio;
   std::uint64_t generation;
 };
 

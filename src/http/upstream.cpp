@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/snapshot.hpp"
+#include "stdio/bridge.hpp"
 
 namespace mcpgate::http {
 
@@ -38,9 +39,29 @@ bool looks_alive(upstream_connection& c) {
 
 }  // namespace
 
+std::string pool_key_of(const config::route& route) {
+  return route.stdio ? stdio::bridge_registry::key_of(route) : route.upstream.to_string();
+}
+
 asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const runtime_snapshot& snap) {
   const auto& target = route.upstream;
   auto ex = co_await asio::this_coro::executor;
+  if (route.stdio) {
+    // A local process behind the bridge: no address to resolve or check, a socketpair to it.
+    dial_outcome out;
+    error_code ec;
+    asio::ip::tcp::socket socket =
+        snap.stdio ? snap.stdio->open_channel(route, ex, ec) : asio::ip::tcp::socket(ex);
+    if (!snap.stdio || ec) {
+      out.status = 502;
+      out.reason = "upstream_connect_failed";
+      out.detail = "stdio bridge for " + route.upstream.to_string() + ": " + (ec ? ec.message() : "not running");
+      co_return out;
+    }
+    out.connection = std::make_unique<upstream_connection>(
+        net::maybe_tls_stream(boost::beast::tcp_stream(std::move(socket))), pool_key_of(route));
+    co_return out;
+  }
   const auto deadline = std::chrono::steady_clock::now() + route.timeouts.connect;
   dial_outcome out;
 

@@ -43,6 +43,10 @@ struct dial_outcome {
 
 boost::asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const runtime_snapshot& snapshot);
 
+// Which pooled connections can carry a request of `route`: scheme://authority, or for a
+// stdio route the channels of its bridge.
+std::string pool_key_of(const config::route& route);
+
 // Idle keep-alive connections of one worker (no locking: a worker is one thread).
 class upstream_pool {
  public:
