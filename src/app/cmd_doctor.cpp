@@ -37,6 +37,7 @@
 #include "pki/files.hpp"
 #include "pki/inspect.hpp"
 #include "pki/pem.hpp"
+#include "stdio/child_process.hpp"
 
 namespace mcpgate::app {
 namespace {
@@ -321,6 +322,16 @@ void check_tls_files(const context& cx, const config::config& cfg, const config:
 void check_route(const context& cx, const config::config& cfg, const config::route& r, const net::ip_prefix_set& allowed) {
   report& out = cx.out;
   const std::string name = "route " + r.name;
+  if (r.stdio) {
+    // A local process: nothing to resolve or dial; what can fail is finding and starting it.
+    try {
+      out.pass(name + " program", stdio::find_program(*r.stdio) + (r.stdio->user.empty() ? "" : " as user " + r.stdio->user));
+    } catch (const stdio::spawn_error& e) {
+      out.fail(name + " program", e.what(),
+               "install it where the gateway runs, or give its full path in routes." + r.host_key + ".upstream");
+    }
+    return;
+  }
   const auto& up = r.upstream;
   const resolved addresses = resolve(up.host, up.port, cx.timeout);
   if (!addresses.error.empty() || addresses.endpoints.empty()) {

@@ -155,17 +155,28 @@ std::optional<identity> resolve_user(const std::string& user) {
   report_and_exit(report);
 }
 
+void check_directory(const std::string& cwd) {
+  if (cwd.empty()) return;
+  struct stat st {};
+  if (::stat(cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) throw spawn_error("cwd " + cwd + " is not a directory");
+}
+
 }  // namespace
+
+std::string find_program(const config::stdio_server& spec) {
+  if (spec.argv.empty()) throw spawn_error("empty command");
+  const std::string program = resolve_program(spec.argv.front(), child_environment(spec), spec.cwd);
+  resolve_user(spec.user);
+  check_directory(spec.cwd);
+  return program;
+}
 
 std::unique_ptr<child_process> child_process::spawn(asio::io_context& io, const config::stdio_server& spec) {
   if (spec.argv.empty()) throw spawn_error("empty command");
   const auto env = child_environment(spec);
   const std::string program = resolve_program(spec.argv.front(), env, spec.cwd);
   const auto user = resolve_user(spec.user);
-  if (!spec.cwd.empty()) {
-    struct stat st {};
-    if (::stat(spec.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) throw spawn_error("cwd " + spec.cwd + " is not a directory");
-  }
+  check_directory(spec.cwd);
 
   std::vector<char*> argv;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));

@@ -32,6 +32,11 @@ struct spawn_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The file that would be executed for `spec` (argv[0] searched in the PATH the child gets),
+// checked as spawn() checks it, along with the user and directory. Throws spawn_error.
+// For `mcpgate doctor`: the same answer the gateway gets when a client first connects.
+std::string find_program(const config::stdio_server& spec);
+
 class child_process {
  public:
   // Starts `spec` (argv, environment, cwd, user). Throws spawn_error when the program is

@@ -222,6 +222,20 @@ TEST(DoctorCli, UnreachableUpstream) {
   EXPECT_TRUE(has_line(r.out, "  fix: start the upstream, or correct routes.echo (scheme://host:port)"));
 }
 
+TEST(DoctorCli, StdioRoutesAreCheckedForTheirProgram) {
+  deployment d;
+  local_socket upstream(true);
+  d.write_config(upstream.port(), "127.0.0.1:0",
+                 "  tools: \"stdio:cat --flag\"\n  gone: \"stdio:/nonexistent/server --stdio\"\n"
+                 "upstream:\n  allowed_ips: [127.0.0.0/8]\n");
+  const auto r = d.doctor();
+  EXPECT_EQ(fails(r), "FAIL route gone program: program /nonexistent/server is not an executable file\n") << r.out;
+  EXPECT_TRUE(has_line(r.out, "  fix: install it where the gateway runs, or give its full path in routes.gone.upstream"));
+  const auto cat = lines_starting(r.out, "PASS route tools program: ");
+  ASSERT_EQ(cat.size(), 1u) << r.out;
+  EXPECT_NE(cat[0].find("/cat"), std::string::npos);  // found in PATH
+}
+
 TEST(DoctorCli, HttpsUpstreamHandshakeWithTheConfiguredTrust) {
   deployment d;
   const test::test_pki upstream_pki({"localhost"}, {"127.0.0.1"});

@@ -188,7 +188,7 @@ TEST(ConfigLoader, InvalidUpstreams) {
   for (const auto& c : cases) {
     const auto r = load(with_listener("routes:\n  x: \"" + std::string(c.value) + "\"\n"));
     EXPECT_FALSE(r.ok()) << c.value;
-    EXPECT_TRUE(has_part(r, "t.yaml:3:6: error: routes.x: invalid upstream (must be scheme://host:port), got \"" +
+    EXPECT_TRUE(has_part(r, "t.yaml:3:6: error: routes.x: invalid upstream (must be scheme://host:port or stdio:<command>), got \"" +
                                 std::string(c.value) + "\": " + c.reason));
   }
 }
@@ -200,7 +200,7 @@ TEST(ConfigLoader, InvalidUpstreamInsideRouteObjectAndList) {
     - { path: /ok, upstream: "http://b:1" }
     - { path: /bad, upstream: "http://c:1/p" }
 )"));
-  EXPECT_TRUE(has(r, "t.yaml:3:18: error: routes.a.upstream: invalid upstream (must be scheme://host:port), "
+  EXPECT_TRUE(has(r, "t.yaml:3:18: error: routes.a.upstream: invalid upstream (must be scheme://host:port or stdio:<command>), "
                      "got \"http://a/x\": missing port (the port is mandatory)"));
   EXPECT_TRUE(has_part(r, "t.yaml:6:31: error: routes.*[1].upstream: invalid upstream"));
   EXPECT_EQ(r.error_count(), 2u);
@@ -243,7 +243,7 @@ TEST(ConfigLoader, RouteValueShapes) {
   EXPECT_TRUE(has_part(r, "t.yaml:3:3: error: routes.a: expected an upstream (scheme://host:port), a route object"));
   EXPECT_TRUE(has_part(r, "t.yaml:4:6: error: routes.b: empty list of routes"));
   EXPECT_TRUE(has(r, "t.yaml:5:8: error: routes.c[0]: expected a route object { path, upstream }, got \"http://a:1\""));
-  EXPECT_TRUE(has(r, "t.yaml:6:6: error: routes.d.upstream: missing required key \"upstream\" (scheme://host:port)"));
+  EXPECT_TRUE(has(r, "t.yaml:6:6: error: routes.d.upstream: missing required key \"upstream\" (scheme://host:port or stdio:<command>)"));
   EXPECT_EQ(r.error_count(), 4u);
 }
 
