@@ -205,6 +205,7 @@ class route_bridge : public std::enable_shared_from_this<route_bridge> {
   void stop_process(const process_ptr& p);
 
   void forward_call(const process_ptr& p, const session_ptr& s, json::value message, const sink_ptr& sink);
+  static asio::awaitable<void> expire_initialize(std::shared_ptr<route_bridge> self, process_ptr p, std::uint64_t id);
   void forward_notification(const process_ptr& p, const session_ptr& s, json::value message);
   void forward_answer(const process_ptr& p, const session_ptr& s, const json::value& message);
   void write_line(const process_ptr& p, std::string line);
@@ -680,6 +681,28 @@ void route_bridge::forward_call(const process_ptr& p, const session_ptr& s, json
   ++s->in_flight;
   ++sink->awaiting;
   write_line(p, json::serialize(message));
+  if (initialize) asio::co_spawn(io_, expire_initialize(shared_from_this(), p, id), asio::detached);
+}
+
+asio::awaitable<void> route_bridge::expire_initialize(std::shared_ptr<route_bridge> self, process_ptr p,
+                                                      std::uint64_t id) {
+  // A server that never answers initialize (stuck, or npx still downloading past the
+  // limit) must not hold the client: it gets an error and the session ends.
+  asio::steady_timer timer(self->io_, self->spec_.start_timeout);
+  co_await timer.async_wait(nothrow);
+  const auto it = p->calls.find(id);
+  if (it == p->calls.end()) co_return;
+  pending_call call = std::move(it->second);
+  p->calls.erase(it);
+  spdlog::warn("stdio server did not answer initialize within start_timeout route={}", self->route_);
+  if (auto sink = call.sink.lock()) {
+    sink->push(rpc_error(call.client_id, -32603, "The MCP server did not answer initialize in time (start_timeout)"));
+    sink->answered();
+  }
+  if (auto owner = call.owner.lock()) {
+    if (owner->in_flight > 0) --owner->in_flight;
+    self->end_session(owner, "initialize timed out");
+  }
 }
 
 void route_bridge::forward_notification(const process_ptr& p, const session_ptr& s, json::value message) {

@@ -264,6 +264,26 @@ routes:
   EXPECT_EQ(gw.gateway().stdio_process_count(), 0u);
 }
 
+TEST(Stdio, AServerThatNeverAnswersInitializeIsGivenUpAfterStartTimeout) {
+  gateway_harness gw(R"(
+listeners:
+  - { address: "127.0.0.1:0", mode: plain }
+routes:
+  "*":
+    - { path: /mcp, upstream: { command: sleep, args: ["30"], start_timeout: 300ms } }
+)");
+  http_test_client client;
+  client.connect("127.0.0.1", gw.port());
+  client.send(post(initialize_body(4)));
+  ASSERT_EQ(client.read_header().result_int(), 200);
+  const auto messages = read_messages(client);
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0].at("id"), 4);
+  EXPECT_EQ(messages[0].at("error").at("code"), -32603);
+  EXPECT_NE(json::value_to<std::string>(messages[0].at("error").at("message")).find("start_timeout"), std::string::npos);
+  EXPECT_TRUE(wait_until([&] { return gw.gateway().stdio_process_count() == 0; }, std::chrono::seconds(5)));
+}
+
 TEST(Stdio, MaxProcessesBoundsSessions) {
   gateway_harness gw(stdio_config(", max_processes: 1"));
   mcp_client a(gw.port());
