@@ -1052,10 +1052,10 @@ void bridge_registry::stop(std::chrono::milliseconds grace) {
     stopped_ = true;
     bridges.swap(bridges_);
   }
-  for (const auto& [key, b] : bridges) asio::post(io_, [b] { b->retire(); });
+  for (const auto& entry : bridges) asio::post(io_, [b = entry.second] { b->retire(); });
   const auto deadline = steady::now() + grace;
   while (processes_.load() > 0 && steady::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  for (const auto& [key, b] : bridges) asio::post(io_, [b] { b->kill_all(); });
+  for (const auto& entry : bridges) asio::post(io_, [b = entry.second] { b->kill_all(); });
   // Let the supervisors see the exits (bounded: SIGKILL cannot be ignored).
   const auto kill_deadline = steady::now() + std::chrono::seconds(2);
   while (processes_.load() > 0 && steady::now() < kill_deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
