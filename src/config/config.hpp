@@ -174,6 +174,17 @@ struct stdio_server {
   std::string identity() const;
 };
 
+// Active checks of a route's upstreams (`health_check:`): an instance failing
+// `unhealthy_after` checks in a row gets no new sessions until `healthy_after` pass.
+struct health_check {
+  bool enabled = false;     // the key was written
+  std::string path;         // "": connect (+ TLS) only; else GET path, healthy when the status is < 500
+  duration interval = 5s;
+  duration timeout = 2s;
+  std::uint32_t unhealthy_after = 2;
+  std::uint32_t healthy_after = 1;
+};
+
 struct route_timeouts {
   duration connect = 10s;            // resolve + TCP (+ TLS) to the upstream
   duration response_header = 300s;   // request fully sent -> response header complete
@@ -184,7 +195,12 @@ struct route {
   std::string name;       // "echo", or "*[1]" for the second entry of a list
   std::string host_key;   // routes map key: exact host, bare subdomain, or "*"
   std::string path = "/"; // prefix, matched at '/' boundaries ("/mcp" matches "/mcp/x", not "/mcpx")
-  upstream_target upstream;
+  upstream_target upstream;  // the first (or only) instance
+  // Every instance (`upstreams: [...]`, or just `upstream`). With several, new MCP sessions
+  // go to the least busy healthy one, and the session ids clients see name the instance
+  // (authenticated, see `session_affinity`) so each session's requests reach it.
+  std::vector<upstream_target> instances;
+  health_check health;
   std::optional<stdio_server> stdio;  // set when upstream.scheme is "stdio"
   route_timeouts timeouts;
   bool preserve_host = false;  // forward the client's Host instead of the upstream authority
@@ -242,6 +258,14 @@ struct audit_settings {
                                   "authorization", "cookie", "credential", "private_key"};
 };
 
+// How session ids of routes with several upstreams are authenticated (`session_affinity:`).
+struct session_affinity {
+  // A file with at least 32 bytes of secret (e.g. `openssl rand -hex 32`), the same on every
+  // replica so any of them can route any session. Unset: a key made at start, good for
+  // this process (and its reloads) only.
+  std::string key_file;
+};
+
 struct config {
   std::string source;        // file the config came from ("" for strings in tests)
   std::string listen_addr;   // Anthropic key, kept as written
@@ -261,6 +285,7 @@ struct config {
   bool trusted_proxies_set = false;
   std::vector<named_ip_set> ip_sets;  // in file order
   audit_settings audit;
+  struct session_affinity session_affinity;
   unsigned workers = 0;       // 0 = one per core
 };
 

@@ -54,14 +54,17 @@ constexpr std::uintmax_t max_file_bytes = 4 * 1024 * 1024;
 
 const key_list top_keys{"listen_addr", "log_level", "shutdown_timeout", "tunnel_domain", "tls",
                         "routes", "upstream", "listeners", "limits", "workers", "trusted_proxies", "ip_sets",
-                        "audit"};
+                        "audit", "session_affinity"};
+const key_list session_affinity_keys{"key_file"};
+const key_list health_check_keys{"path", "interval", "timeout", "unhealthy_after", "healthy_after"};
 const key_list audit_keys{"file", "log_arguments", "max_argument_bytes", "redact"};
 const key_list tls_keys{"cert_file", "key_file", "poll_interval"};
 const key_list listener_keys{"address", "mode", "tls", "allow", "deny", "dry_run", "proxy_protocol",
                              "max_connections", "max_connections_per_client"};
 const key_list route_keys{"path", "upstream", "connect_timeout", "response_header_timeout",
                           "stream_idle_timeout", "preserve_host", "allow", "deny", "action", "dry_run",
-                          "allowed_origins", "rate_limit", "limits", "mcp", "tools", "prompts", "resources"};
+                          "allowed_origins", "rate_limit", "limits", "mcp", "tools", "prompts", "resources",
+                          "upstreams", "health_check"};
 const key_list name_rule_keys{"allow", "deny", "dry_run"};
 const key_list name_pattern_keys{"name"};
 const key_list rate_limit_keys{"requests", "per", "burst", "key", "ipv4_prefix", "ipv6_prefix", "max_keys", "dry_run"};
@@ -434,6 +437,12 @@ class loader {
       ip_sets(v);
     } else if (k == "audit") {
       audit(v);
+    } else if (k == "session_affinity") {
+      if (expect_map(v, k)) {
+        for (const entry& a : entries(v, k, session_affinity_keys)) {
+          if (auto f = read_string(a.value, join(k, a.key))) cfg_.session_affinity.key_file = *f;
+        }
+      }
     } else if (k == "trusted_proxies") {
       if (auto prefixes = prefix_list(v, k, "[127.0.0.1, 10.0.0.0/8]",
                                       "trusts every peer: any client can then claim any address")) {
@@ -801,9 +810,25 @@ class loader {
           ok = false;
         }
       } else if (e.key == "upstream") {
+        if (have_upstream) {
+          error(v, key_path, "give upstream or upstreams, not both");
+          ok = false;
+          continue;
+        }
         have_upstream = true;
         upstream_at = place_of(v);
         ok = read_upstream(v, key_path, r) && ok;
+      } else if (e.key == "upstreams") {
+        if (have_upstream) {
+          error(v, key_path, "give upstream or upstreams, not both");
+          ok = false;
+          continue;
+        }
+        have_upstream = true;
+        upstream_at = place_of(v);
+        ok = read_upstream_list(v, key_path, r) && ok;
+      } else if (e.key == "health_check") {
+        ok = read_health_check(v, key_path, r.health) && ok;
       } else if (e.key == "connect_timeout") {
         if (auto d = read_duration(v, key_path)) r.timeouts.connect = *d;
         else ok = false;
@@ -843,6 +868,10 @@ class loader {
     if (!have_upstream) {
       error(node, join(path, "upstream"), "missing required key \"upstream\" (scheme://host:port or stdio:<command>)");
       return;
+    }
+    if (r.health.enabled && r.stdio) {
+      error(node, join(path, "health_check"), "a stdio server has no address to check (the bridge restarts it when it exits)");
+      ok = false;
     }
     if (!r.mcp && r.judges_mcp_body()) {
       error(node, join(path, "mcp"),
@@ -914,6 +943,67 @@ class loader {
     }
     r.upstream = std::move(*target);
     return true;
+  }
+
+  // `upstreams: [scheme://host:port, ...]`: instances of one MCP server, at least two.
+  bool read_upstream_list(const YAML::Node& node, const std::string& path, route& r) {
+    if (!node.IsSequence() || node.size() < 2) {
+      error(node, path, "expected a list of at least two upstreams (scheme://host:port), got " + describe(node) +
+                            " (one instance: use upstream)");
+      return false;
+    }
+    bool ok = true;
+    std::set<std::string> seen;
+    r.instances.clear();
+    each_string(node, path, [&](const std::string& text, const YAML::Node& item, const std::string& item_path) {
+      std::string why;
+      auto target = parse_upstream(text, &why);
+      if (!target) {
+        error(item, item_path, "invalid upstream (must be scheme://host:port), got " + quote(text) + ": " + why);
+        ok = false;
+      } else if (!seen.insert(target->to_string()).second) {
+        error(item, item_path, "duplicate upstream " + quote(text));
+        ok = false;
+      } else {
+        r.instances.push_back(std::move(*target));
+      }
+    });
+    if (!ok || r.instances.size() != node.size()) return false;
+    r.upstream = r.instances.front();
+    return true;
+  }
+
+  bool read_health_check(const YAML::Node& node, const std::string& path, health_check& out) {
+    out.enabled = true;
+    if (!expect_map(node, path)) return false;
+    bool ok = true;
+    for (const entry& e : entries(node, path, health_check_keys)) {
+      const std::string key_path = join(path, e.key);
+      if (e.key == "path") {
+        auto p = read_string(e.value, key_path);
+        if (p && (p->empty() || p->front() != '/' || p->find_first_of(" \t\r\n#") != std::string::npos)) {
+          error(e.value, key_path, "invalid path " + quote(*p) + ": must start with \"/\", no spaces or fragment");
+          p.reset();
+        }
+        if (p) out.path = *p;
+        else ok = false;
+      } else if (e.key == "interval" || e.key == "timeout") {
+        auto d = read_duration(e.value, key_path);
+        if (d && d->count() <= 0) {
+          error(e.value, key_path, "must be greater than 0");
+          d.reset();
+        }
+        if (d) (e.key == "interval" ? out.interval : out.timeout) = *d;
+        else ok = false;
+      } else {
+        if (auto n = read_unsigned(e.value, key_path, 1, 100)) {
+          (e.key == "unhealthy_after" ? out.unhealthy_after : out.healthy_after) = static_cast<std::uint32_t>(*n);
+        } else {
+          ok = false;
+        }
+      }
+    }
+    return ok;
   }
 
   static void set_stdio(route& r, stdio_server server) {
@@ -1013,6 +1103,7 @@ class loader {
   }
 
   void add_route(route r, std::string upstream_path, place upstream_at) {
+    if (r.instances.empty()) r.instances.push_back(r.upstream);
     cfg_.routes.push_back(std::move(r));
     route_sources_.push_back({std::move(upstream_path), upstream_at});
   }
@@ -1540,7 +1631,8 @@ class loader {
     const bool trust = !cfg_.upstream.ca_file.empty() || cfg_.upstream.include_system_cas;
     for (std::size_t i = 0; i < cfg_.routes.size(); ++i) {
       const route& r = cfg_.routes[i];
-      if (!r.upstream.tls() || trust) continue;
+      const bool any_tls = std::any_of(r.instances.begin(), r.instances.end(), [](const upstream_target& t) { return t.tls(); });
+      if (!any_tls || trust) continue;
       add(diagnostic::severity::error, route_sources_[i].at, route_sources_[i].path,
           "route " + quote(r.name) + " has an https upstream but neither upstream.tls.ca_file nor "
           "upstream.tls.include_system_cas is set: otherwise the proxy has no trust anchor");
@@ -1688,11 +1780,22 @@ std::string listener_line(const listener& l) {
 }
 
 std::string route_line(const route& r) {
-  std::string out = "  " + r.host_key + " " + r.path + " -> " + r.upstream.to_string();
+  std::string out = "  " + r.host_key + " " + r.path + " -> ";
+  if (r.instances.size() > 1) {
+    out += "[";
+    for (std::size_t i = 0; i < r.instances.size(); ++i) out += (i ? ", " : "") + r.instances[i].to_string();
+    out += "] (least busy, session affinity)";
+  } else {
+    out += r.upstream.to_string();
+  }
   out += " (connect " + format_duration(r.timeouts.connect) + ", response header " +
          format_duration(r.timeouts.response_header) + ", stream idle " +
          (r.timeouts.stream_idle.count() == 0 ? std::string("off") : format_duration(r.timeouts.stream_idle));
   if (r.preserve_host) out += ", preserve host";
+  if (r.health.enabled) {
+    out += ", health check " + (r.health.path.empty() ? std::string("connect") : "GET " + r.health.path) + " every " +
+           format_duration(r.health.interval);
+  }
   if (r.stdio) {
     out += r.stdio->shared ? ", one shared process" : ", one process per session";
     out += ", at most " + std::to_string(r.stdio->max_processes);

@@ -59,7 +59,8 @@ void prepare_upstream_request(beast_http::request_header<>& req, const config::r
   strip_hop_by_hop(req);  // Transfer-Encoding too: the caller re-frames the body
   req.erase(beast_http::field::expect);
 
-  req.set(beast_http::field::host, route.preserve_host ? ctx.original_host : route.upstream.authority());
+  const auto& target = ctx.target ? *ctx.target : route.upstream;
+  req.set(beast_http::field::host, route.preserve_host ? ctx.original_host : target.authority());
   req.erase(beast_http::field::forwarded);
   req.set("X-Forwarded-For", ctx.client_ip);
   req.set("X-Forwarded-Proto", ctx.client_tls ? "https" : "http");

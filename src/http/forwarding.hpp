@@ -25,6 +25,8 @@ struct forward_context {
   std::string client_ip;      // the socket peer
   bool client_tls = false;    // downstream listener was TLS (or ws + inner TLS)
   std::string original_host;  // Host as the client sent it
+  // The instance the request goes to (routes with several upstreams); null: route.upstream.
+  const config::upstream_target* target = nullptr;
 };
 
 // Turns a client request header into the upstream request header, in place:

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "http/rate_limiter.hpp"
+#include "http/upstream_set.hpp"
+#include "mcp/session_affinity.hpp"
 
 namespace mcpgate::http {
 
@@ -24,6 +26,24 @@ std::shared_ptr<rate_limiter> policy_state::limiter(const config::rate_limit& sp
   auto made = std::make_shared<rate_limiter>(spec);
   slot = made;
   return made;
+}
+
+std::shared_ptr<upstream_set> policy_state::upstreams(const config::route& route) {
+  std::string identity = route.name;
+  for (const auto& t : route.instances) identity += " " + t.to_string();
+  std::lock_guard lock(mutex_);
+  std::erase_if(upstream_sets_, [](const auto& entry) { return entry.second.expired(); });
+  auto& slot = upstream_sets_[identity];
+  if (auto existing = slot.lock()) return existing;
+  auto made = std::make_shared<upstream_set>(route.instances.size());
+  slot = made;
+  return made;
+}
+
+const std::string& policy_state::process_affinity_key() {
+  std::lock_guard lock(mutex_);
+  if (affinity_key_.empty()) affinity_key_ = mcp::random_affinity_key();
+  return affinity_key_;
 }
 
 std::vector<decision_count> policy_state::decision_counts() const {

@@ -17,6 +17,7 @@
 namespace mcpgate::http {
 
 class rate_limiter;
+class upstream_set;
 
 // Requests or connections a rule turned away. Exported by /metrics (observability issue);
 // rule names are config paths, so the label set is bounded by the config.
@@ -39,11 +40,19 @@ class policy_state {
   // more are freed with the last snapshot that held them.
   std::shared_ptr<rate_limiter> limiter(const config::rate_limit& spec);
   std::vector<decision_count> decision_counts() const;  // sorted by rule
+  // The instances of a route with several upstreams: the same object (busy counts, health)
+  // while the route keeps its name and its list of instances.
+  std::shared_ptr<upstream_set> upstreams(const config::route& route);
+  // The key authenticating affine session ids when no session_affinity.key_file is set:
+  // made once per process, so sessions survive reloads (not other replicas).
+  const std::string& process_affinity_key();
 
  private:
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<decision_counter>> counters_;
   std::map<std::string, std::weak_ptr<rate_limiter>> limiters_;  // by rule + parameters
+  std::map<std::string, std::weak_ptr<upstream_set>> upstream_sets_;  // by route + instances
+  std::string affinity_key_;
 };
 
 }  // namespace mcpgate::http

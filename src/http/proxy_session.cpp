@@ -21,9 +21,11 @@
 #include "http/connection_limits.hpp"
 #include "http/forwarding.hpp"
 #include "http/snapshot.hpp"
+#include "http/upstream_set.hpp"
 #include "http/wire.hpp"
 #include "mcp/jsonrpc.hpp"
 #include "mcp/jsonrpc_error.hpp"
+#include "mcp/session_affinity.hpp"
 #include "observability/audit.hpp"
 #include "observability/throttle.hpp"
 #include "mcp/policy.hpp"
@@ -713,14 +715,39 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   const unsigned client_version = req.version();
   const bool head_request = req.method() == bhttp::verb::head;
 
+  // --- which instance: the one holding the session, else the least busy fit one --------
+  const auto& instances = snap.route_upstreams[snap.index_of(route)];
+  std::size_t instance = 0;
+  if (instances) {
+    const auto session = req["mcp-session-id"];
+    if (!session.empty()) {
+      // Only ids the gateway made (authenticated with the affinity key) name an instance;
+      // anything else is a session no instance can have: 404, and the client re-initializes.
+      const auto affine = mcp::decode_affine_session(snap.affinity_key, session);
+      std::optional<std::size_t> found;
+      for (std::size_t i = 0; affine && i < route.instances.size(); ++i) {
+        if (route.instances[i].to_string() == affine->instance) found = i;
+      }
+      if (!found) co_return co_await refuse(404, "session_unknown", "Session not found\n", log, parser, &route);
+      instance = *found;
+      req.set("Mcp-Session-Id", affine->upstream_session);
+    } else {
+      instance = instances->pick();
+    }
+  }
+  const config::upstream_target& target = route.instances[instance];
+  const upstream_busy busy(instances, instance);
+  log.upstream = target.to_string();
+
   // --- upstream connection: pooled, else dialed with address validation -------------
-  upstream_connection_ptr upstream = worker_.pool().take(pool_key_of(route));
+  upstream_connection_ptr upstream = worker_.pool().take(route.stdio ? pool_key_of(route) : target.to_string());
   if (!upstream) {
-    auto dialed = co_await dial_upstream(route, snap);
+    auto dialed = co_await dial_upstream(route, target, snap);
+    if (!dialed.connection && instances) instances->dial_failed(instance);
     if (!dialed.connection) {
       // An upstream that is down fails every request: one line per second says so.
       if (auto held = observability::warnings().admit("upstream unavailable " + route.name)) {
-        spdlog::warn("upstream unavailable route={} upstream={} reason={}: {}{}", route.name, route.upstream.to_string(),
+        spdlog::warn("upstream unavailable route={} upstream={} reason={}: {}{}", route.name, target.to_string(),
                      dialed.reason, dialed.detail, observability::held_back(*held));
       }
       co_await local_reply(dialed.status, dialed.reason,
@@ -736,7 +763,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   } clear_on_exit{current_upstream_};
 
   // --- request header + body, streamed -----------------------------------------------
-  forward_context fwd{exchange_client_, stream_.is_tls(), std::string(req[bhttp::field::host])};
+  forward_context fwd{exchange_client_, stream_.is_tls(), std::string(req[bhttp::field::host]), &target};
   const bool expects_continue = beast::iequals(req[bhttp::field::expect], "100-continue");
   const bool chunked_upload = has_body && req.chunked();
   // Rewritten in place (no copy of every field): from here on the parser needs only its
@@ -824,7 +851,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   if (ec) {
     const bool timeout = ec == beast::error::timeout;
     if (auto held = observability::warnings().admit("upstream response failed " + route.name)) {
-      spdlog::warn("upstream response failed route={} upstream={}: {}{}", route.name, route.upstream.to_string(),
+      spdlog::warn("upstream response failed route={} upstream={}: {}{}", route.name, target.to_string(),
                    ec.message(), observability::held_back(*held));
     }
     co_await local_reply(timeout ? 504 : 502, timeout ? "upstream_timeout" : "upstream_reset",
@@ -833,6 +860,13 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   }
 
   auto& up_res = res_parser->get();
+  if (instances) {
+    // The client sees a session id that names this instance (and cannot be forged).
+    const auto session = up_res["mcp-session-id"];
+    if (!session.empty()) {
+      up_res.set("Mcp-Session-Id", mcp::encode_affine_session(snap.affinity_key, target.to_string(), session));
+    }
+  }
   if (mcp.request && observability::audit_enabled() && !head_request) {
     mcp.answers.emplace(*mcp.request, is_event_stream(up_res));
   }
@@ -844,7 +878,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     res_parser->body_limit(max_filtered_response_bytes);
     const auto read_ec = co_await read_upstream_body(*upstream, *res_parser, body, route);
     if (read_ec) {
-      spdlog::warn("upstream response not filtered route={} upstream={}: {}", route.name, route.upstream.to_string(),
+      spdlog::warn("upstream response not filtered route={} upstream={}: {}", route.name, target.to_string(),
                    read_ec.message());
       const bool too_large = read_ec == bhttp::error::body_limit;
       co_await local_reply(502, too_large ? "upstream_response_too_large" : "upstream_reset",

@@ -22,6 +22,8 @@ class bridge_registry;
 
 namespace mcpgate::http {
 
+class upstream_set;
+
 struct runtime_snapshot {
   // Throws std::runtime_error when something the config points at cannot be used
   // (an unreadable upstream CA file): the caller keeps its previous snapshot. Access
@@ -67,6 +69,10 @@ struct runtime_snapshot {
   std::uint64_t body_limit_of(const config::route& route) const {
     return route.limits.max_request_body_bytes.value_or(cfg->limits.max_request_body_bytes);
   }
+  // Routes with several upstreams: their instances (by index in cfg->routes; null for
+  // routes with one), and the key that authenticates their session ids.
+  std::vector<std::shared_ptr<upstream_set>> route_upstreams;
+  std::string affinity_key;
   std::shared_ptr<boost::asio::ssl::context> upstream_tls;  // null when no https upstream
   std::shared_ptr<stdio::bridge_registry> stdio;
   std::uint64_t generation;

@@ -44,7 +44,12 @@ std::string pool_key_of(const config::route& route) {
 }
 
 asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const runtime_snapshot& snap) {
-  const auto& target = route.upstream;
+  co_return co_await dial_upstream(route, route.upstream, snap);
+}
+
+asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const config::upstream_target& target,
+                                            const runtime_snapshot& snap,
+                                            std::optional<std::chrono::milliseconds> connect_timeout) {
   auto ex = co_await asio::this_coro::executor;
   if (route.stdio) {
     // A local process behind the bridge: no address to resolve or check, a socketpair to it.
@@ -62,7 +67,7 @@ asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const ru
         net::maybe_tls_stream(boost::beast::tcp_stream(std::move(socket))), pool_key_of(route));
     co_return out;
   }
-  const auto deadline = std::chrono::steady_clock::now() + route.timeouts.connect;
+  const auto deadline = std::chrono::steady_clock::now() + connect_timeout.value_or(route.timeouts.connect);
   dial_outcome out;
 
   std::vector<tcp::endpoint> endpoints;

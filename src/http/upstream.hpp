@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -42,6 +43,11 @@ struct dial_outcome {
 };
 
 boost::asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const runtime_snapshot& snapshot);
+// One instance of a route with several upstreams; `connect_timeout` replaces the route's
+// (health checks use their own).
+boost::asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const config::upstream_target& target,
+                                                   const runtime_snapshot& snapshot,
+                                                   std::optional<std::chrono::milliseconds> connect_timeout = std::nullopt);
 
 // Which pooled connections can carry a request of `route`: scheme://authority, or for a
 // stdio route the channels of its bridge.

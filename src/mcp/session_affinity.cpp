@@ -1,0 +1,102 @@
+#include "mcp/session_affinity.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <stdexcept>
+
+namespace mcpgate::mcp {
+
+namespace {
+
+constexpr std::string_view prefix = "mg1.";
+constexpr std::size_t mac_bytes = 16;
+constexpr std::size_t max_token = 8192;  // far above real session ids; bounds the work per request
+
+std::string base64url(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    else if (c == '/') c = '_';
+  }
+  return out;
+}
+
+std::optional<std::string> unbase64url(std::string_view text) {
+  std::string in(text);
+  for (char& c : in) {
+    if (c == '-') c = '+';
+    else if (c == '_') c = '/';
+    else if (c == '+' || c == '/' || c == '=') return std::nullopt;
+  }
+  if (in.size() % 4 == 1) return std::nullopt;
+  const std::size_t pad = (4 - in.size() % 4) % 4;
+  in.append(pad, '=');
+  std::string out(in.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  if (n < 0) return std::nullopt;
+  out.resize(static_cast<std::size_t>(n) - pad);
+  if (base64url(out) != text) return std::nullopt;  // one spelling per value
+  return out;
+}
+
+std::string mac(std::string_view key, std::string_view instance, std::string_view session) {
+  // Length-prefixed fields: ("ab", "c") and ("a", "bc") give different MACs.
+  std::string message(prefix);
+  message += std::to_string(instance.size()) + ":";
+  message += instance;
+  message += std::to_string(session.size()) + ":";
+  message += session;
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
+            message.size(), out, &len)) {
+    throw std::runtime_error("HMAC-SHA256 failed");
+  }
+  return std::string(reinterpret_cast<const char*>(out), mac_bytes);
+}
+
+}  // namespace
+
+std::string encode_affine_session(std::string_view key, std::string_view instance, std::string_view upstream_session) {
+  std::string out(prefix);
+  out += base64url(instance);
+  out += '.';
+  out += base64url(upstream_session);
+  out += '.';
+  out += base64url(mac(key, instance, upstream_session));
+  return out;
+}
+
+std::optional<affine_session> decode_affine_session(std::string_view key, std::string_view token) {
+  if (token.size() > max_token || token.substr(0, prefix.size()) != prefix) return std::nullopt;
+  token.remove_prefix(prefix.size());
+  const auto dot1 = token.find('.');
+  if (dot1 == std::string_view::npos) return std::nullopt;
+  const auto dot2 = token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) return std::nullopt;
+  auto instance = unbase64url(token.substr(0, dot1));
+  auto session = unbase64url(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  const auto given = unbase64url(token.substr(dot2 + 1));
+  if (!instance || !session || !given || given->size() != mac_bytes) return std::nullopt;
+  const std::string expected = mac(key, *instance, *session);
+  if (CRYPTO_memcmp(expected.data(), given->data(), mac_bytes) != 0) return std::nullopt;
+  return affine_session{std::move(*instance), std::move(*session)};
+}
+
+std::string random_affinity_key() {
+  std::string key(32, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) != 1) {
+    throw std::runtime_error("RAND_bytes failed");
+  }
+  return key;
+}
+
+}  // namespace mcpgate::mcp
