@@ -204,6 +204,10 @@ struct route {
   std::optional<stdio_server> stdio;  // set when upstream.scheme is "stdio"
   route_timeouts timeouts;
   bool preserve_host = false;  // forward the client's Host instead of the upstream authority
+  // Forward the request-target without `path` ("/everything/mcp" -> "/mcp", "/everything"
+  // -> "/"; the query stays), and rewrite the legacy SSE transport's `endpoint` events so
+  // that clients post back through the prefix. With path "/" it changes nothing.
+  bool strip_path = false;
   access_rule access;
   // Browser origins allowed to call this route ("https://app.example.com", lower case):
   // a request with any other Origin gets 403 (MCP's DNS-rebinding rule). Empty: no check.

@@ -64,7 +64,7 @@ const key_list listener_keys{"address", "mode", "tls", "allow", "deny", "dry_run
 const key_list route_keys{"path", "upstream", "connect_timeout", "response_header_timeout",
                           "stream_idle_timeout", "preserve_host", "allow", "deny", "action", "dry_run",
                           "allowed_origins", "rate_limit", "limits", "mcp", "tools", "prompts", "resources",
-                          "upstreams", "health_check"};
+                          "strip_path", "upstreams", "health_check"};
 const key_list name_rule_keys{"allow", "deny", "dry_run"};
 const key_list name_pattern_keys{"name"};
 const key_list rate_limit_keys{"requests", "per", "burst", "key", "ipv4_prefix", "ipv6_prefix", "max_keys", "dry_run"};
@@ -840,6 +840,9 @@ class loader {
         else ok = false;
       } else if (e.key == "preserve_host") {
         if (auto b = read_bool(v, key_path)) r.preserve_host = *b;
+        else ok = false;
+      } else if (e.key == "strip_path") {
+        if (auto b = read_bool(v, key_path)) r.strip_path = *b;
         else ok = false;
       } else if (e.key == "allowed_origins") {
         ok = read_origins(v, key_path, r.allowed_origins) && ok;
@@ -1792,6 +1795,7 @@ std::string route_line(const route& r) {
          format_duration(r.timeouts.response_header) + ", stream idle " +
          (r.timeouts.stream_idle.count() == 0 ? std::string("off") : format_duration(r.timeouts.stream_idle));
   if (r.preserve_host) out += ", preserve host";
+  if (r.strip_path) out += ", strip path";
   if (r.health.enabled) {
     out += ", health check " + (r.health.path.empty() ? std::string("connect") : "GET " + r.health.path) + " every " +
            format_duration(r.health.interval);

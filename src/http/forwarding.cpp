@@ -65,6 +65,16 @@ void prepare_upstream_request(beast_http::request_header<>& req, const config::r
   req.set("X-Forwarded-For", ctx.client_ip);
   req.set("X-Forwarded-Proto", ctx.client_tls ? "https" : "http");
   req.set("X-Forwarded-Host", ctx.original_host);
+  if (route.strip_path) req.target(stripped_target(route.path, req.target()));
+}
+
+std::string stripped_target(std::string_view prefix, std::string_view target) {
+  while (prefix.size() > 1 && prefix.back() == '/') prefix.remove_suffix(1);  // "/mcp/" is "/mcp"
+  if (prefix.empty() || prefix == "/" || !target.starts_with(prefix)) return std::string(target);
+  const auto rest = target.substr(prefix.size());
+  if (rest.empty() || rest.front() == '?') return "/" + std::string(rest);
+  if (rest.front() != '/') return std::string(target);  // "/everythingelse": not this prefix
+  return std::string(rest);
 }
 
 namespace {

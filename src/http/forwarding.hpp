@@ -34,8 +34,9 @@ struct forward_context {
 // X-Forwarded-For / -Proto / -Host and Forwarded set from what the gateway saw itself
 // (client-supplied values are dropped: an untrusted peer must not choose the address
 // upstreams see — trusted proxies come with the access-policy work); Expect dropped
-// (the gateway answers 100-continue itself). Everything else, including every MCP
-// header and Authorization, passes unchanged.
+// (the gateway answers 100-continue itself); with `strip_path`, the target loses the
+// route's path (stripped_target). Everything else, including every MCP header and
+// Authorization, passes unchanged.
 void prepare_upstream_request(beast_http::request_header<>& req, const config::route& route,
                               const forward_context& ctx);
 
@@ -52,6 +53,13 @@ std::optional<std::string> forwarded_client_address(const beast_http::fields& fi
 // entry that is not an address ("unknown", garbage) ends the walk with nullopt: the
 // caller then keeps the peer's address rather than guess.
 std::optional<std::string> client_behind_proxies(const beast_http::fields& fields, const net::ip_prefix_set& trusted);
+
+// The request-target without the route prefix `prefix` (a route path: "/" or without a
+// trailing '/'): "/everything/mcp?x=1" -> "/mcp?x=1", "/everything" -> "/",
+// "/everything?x=1" -> "/?x=1". The query is kept byte for byte. A prefix of "/", or a
+// target the prefix does not match at a '/' boundary (the router never routes one here),
+// gives the target unchanged.
+std::string stripped_target(std::string_view prefix, std::string_view target);
 
 // Turns an upstream response header into the client response header, in place.
 void prepare_downstream_response(beast_http::response_header<>& res);

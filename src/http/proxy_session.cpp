@@ -25,6 +25,7 @@
 #include "http/wire.hpp"
 #include "mcp/jsonrpc.hpp"
 #include "mcp/jsonrpc_error.hpp"
+#include "mcp/legacy_sse.hpp"
 #include "mcp/session_affinity.hpp"
 #include "observability/audit.hpp"
 #include "observability/throttle.hpp"
@@ -914,6 +915,16 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     release_upstream(std::move(upstream), res_parser->keep_alive());
     co_return keep;
   }
+  const bool sse = is_event_stream(up_res);
+  // A route mounted under a stripped prefix: the legacy SSE transport's endpoint events
+  // name the upstream's paths and are rewritten to go through the prefix. The stream's
+  // length then changes: it goes out chunked (close-delimited to HTTP/1.0 clients).
+  // (Held by pointer: every other exchange's coroutine frame stays as small as it was.)
+  std::unique_ptr<mcp::endpoint_rewriter> endpoints;
+  if (sse && route.strip_path && route.path != "/" && !head_request && !res_parser->is_done()) {
+    endpoints = std::make_unique<mcp::endpoint_rewriter>(route.path, route.upstream);
+    up_res.erase(bhttp::field::content_length);
+  }
   const bool length_known = up_res.has_content_length() || res_parser->is_done() || head_request ||
                             up_res.result_int() == 204 || up_res.result_int() == 304;
   auto& head = up_res.base();  // in place, as the request: the parser keeps its framing state
@@ -947,7 +958,6 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   }
 
   // --- response body, relayed read by read (each SSE event is written when it arrives) ---
-  const bool sse = is_event_stream(up_res);
   const auto body_idle = sse ? route.timeouts.stream_idle : route.timeouts.response_header;
   // Everything below needs only the parsers' framing state: drop what a long stream would
   // otherwise keep for hours (the response's header fields, an empty read buffer).
@@ -986,10 +996,19 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     const auto got = chunk.size() - res_parser->get().body().size;
     const bool last = res_parser->is_done();
     if (got == 0 && !last) continue;  // only framing arrived
-    log.bytes_out += got;
     if (mcp.answers && got) mcp.answers->feed({chunk.get(got), got});
+    const char* out = got ? chunk.get(got) : nullptr;
+    std::size_t out_size = got;
+    std::string rewritten;
+    if (endpoints) {
+      rewritten = endpoints->feed({chunk.get(got), got}, last);
+      out = rewritten.data();
+      out_size = rewritten.size();
+      if (out_size == 0 && !last) continue;  // an incomplete event: sent once it is whole
+    }
+    log.bytes_out += out_size;
     stream_.tcp().expires_after(downstream_write_timeout);
-    const auto wec = co_await writer.write(stream_, got ? chunk.get(got) : nullptr, got, last);
+    const auto wec = co_await writer.write(stream_, out, out_size, last);
     if (wec || client_gone_) {
       log.reason = "client_disconnected";
       co_return false;

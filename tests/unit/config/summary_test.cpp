@@ -34,7 +34,7 @@ routes:
     stream_idle_timeout: 1500ms
     preserve_host: true
   "*":
-    - { path: /sse, upstream: "http://[fd00::1]:3102" }
+    - { path: /sse, upstream: "http://[fd00::1]:3102", strip_path: true }
     - { upstream: "http://10.0.0.9:80" }
 upstream:
   allowed_ips: [10.0.0.0/8, "fd00::/8"]
@@ -62,7 +62,7 @@ workers: 4
             "  echo / -> http://hello-mcp:9000 (connect 10s, response header 5m, stream idle off)\n"
             "  api.example.com /mcp -> https://api.internal:8443 (connect 2s, response header 1h, stream idle 1.5s, "
             "preserve host)\n"
-            "  * /sse -> http://[fd00::1]:3102 (connect 10s, response header 5m, stream idle off)\n"
+            "  * /sse -> http://[fd00::1]:3102 (connect 10s, response header 5m, stream idle off, strip path)\n"
             "  * / -> http://10.0.0.9:80 (connect 10s, response header 5m, stream idle off)\n"
             "upstream: allowed_ips 10.0.0.0/8, fd00::/8 (set) | validation on | tls: ca_file /data/upstream-ca.pem, "
             "system CAs yes\n"

@@ -83,6 +83,34 @@ TEST(Forwarding, PreserveHostKeepsClientHostAndIpv6AuthorityIsBracketed) {
   EXPECT_EQ(req[bhttp::field::host], "public.example");
 }
 
+TEST(Forwarding, StripPathRemovesTheRoutePrefixAndKeepsTheQuery) {
+  bhttp::request_header<> req;
+  req.target("/everything/mcp?sessionId=a%2Fb&x=/everything");
+  req.set(bhttp::field::host, "gw.example");
+  auto route = route_to("10.0.0.5", 3001);
+  route.path = "/everything";
+  prepare_upstream_request(req, route, {"::1", false, "gw.example"});
+  EXPECT_EQ(req.target(), "/everything/mcp?sessionId=a%2Fb&x=/everything");  // strip_path off: unchanged
+  route.strip_path = true;
+  prepare_upstream_request(req, route, {"::1", false, "gw.example"});
+  EXPECT_EQ(req.target(), "/mcp?sessionId=a%2Fb&x=/everything");
+}
+
+TEST(Forwarding, StrippedTarget) {
+  EXPECT_EQ(stripped_target("/everything", "/everything/mcp"), "/mcp");
+  EXPECT_EQ(stripped_target("/everything", "/everything"), "/");
+  EXPECT_EQ(stripped_target("/everything", "/everything?x=1"), "/?x=1");
+  EXPECT_EQ(stripped_target("/everything", "/everything/"), "/");
+  EXPECT_EQ(stripped_target("/everything", "/everything/message?sessionId=1"), "/message?sessionId=1");
+  EXPECT_EQ(stripped_target("/a/b", "/a/b/c/d?q=/a/b"), "/c/d?q=/a/b");
+  EXPECT_EQ(stripped_target("/everything/", "/everything/mcp"), "/mcp");
+  EXPECT_EQ(stripped_target("/everything", "/everything//x"), "//x");
+  // "/" strips nothing; a prefix that does not match at a '/' boundary changes nothing.
+  EXPECT_EQ(stripped_target("/", "/mcp?x=1"), "/mcp?x=1");
+  EXPECT_EQ(stripped_target("/every", "/everything/mcp"), "/everything/mcp");
+  EXPECT_EQ(stripped_target("/other", "/everything"), "/everything");
+}
+
 TEST(Forwarding, ResponseKeepsMcpAndAuthHeaders) {
   bhttp::response_header<> res;
   res.set(bhttp::field::connection, "close");
