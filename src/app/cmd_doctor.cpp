@@ -319,9 +319,11 @@ void check_tls_files(const context& cx, const config::config& cfg, const config:
   if (!ca_pem.empty()) out.add("ca ", pki::inspect_ca(ca_pem));
 }
 
-void check_route(const context& cx, const config::config& cfg, const config::route& r, const net::ip_prefix_set& allowed) {
+// `up`: the route's upstream, or one of its `upstreams` (then named in the check).
+void check_route(const context& cx, const config::config& cfg, const config::route& r, const net::ip_prefix_set& allowed,
+                 const config::upstream_target& up) {
   report& out = cx.out;
-  const std::string name = "route " + r.name;
+  const std::string name = "route " + r.name + (r.instances.size() > 1 ? " " + up.to_string() : std::string());
   if (r.stdio) {
     // A local process: nothing to resolve or dial; what can fail is finding and starting it.
     try {
@@ -332,7 +334,6 @@ void check_route(const context& cx, const config::config& cfg, const config::rou
     }
     return;
   }
-  const auto& up = r.upstream;
   const resolved addresses = resolve(up.host, up.port, cx.timeout);
   if (!addresses.error.empty() || addresses.endpoints.empty()) {
     out.fail(name + " resolve", up.host + ": " + (addresses.error.empty() ? "no addresses" : addresses.error),
@@ -513,7 +514,13 @@ int run_doctor(const doctor_options& options) {
   }
   if (!options.offline) {
     const net::ip_prefix_set allowed(cfg.upstream.allowed_ips);
-    for (const auto& r : cfg.routes) check_route(cx, cfg, r, allowed);
+    for (const auto& r : cfg.routes) {
+      if (r.instances.size() > 1) {
+        for (const auto& instance : r.instances) check_route(cx, cfg, r, allowed, instance);
+      } else {
+        check_route(cx, cfg, r, allowed, r.upstream);
+      }
+    }
     for (const auto& l : cfg.listeners) check_listener(cx, l);
     if (!options.edge.empty()) check_edge(cx);
   }

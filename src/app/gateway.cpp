@@ -14,6 +14,8 @@
 
 #include "http/connection_limits.hpp"
 #include "http/proxy_session.hpp"
+#include "http/upstream.hpp"
+#include "http/upstream_set.hpp"
 #include "net/ip_prefix.hpp"
 #include "net/listen.hpp"
 #include "net/tls_context.hpp"
@@ -220,6 +222,7 @@ void gateway::start() {
   }
   schedule_certificate_poll();
   schedule_access_rebuild();
+  start_health_checks();
   control_thread_ = std::thread([this] {
     try {
       control_.run();
@@ -334,6 +337,7 @@ bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& err
     current_.store(std::move(snap));
     // Routes gone or changed stop their stdio servers; the others keep their sessions.
     if (stdio_) stdio_->retain_only(*cfg);
+    asio::post(control_, [this] { start_health_checks(); });
   } catch (const std::exception& e) {
     error = e.what();
     return false;
@@ -378,6 +382,41 @@ void gateway::shutdown(std::chrono::milliseconds timeout) {
   threads_.clear();
   // After the exchanges: no client is left waiting on a stdio server.
   if (stdio_) stdio_->stop();
+}
+
+void gateway::start_health_checks() {
+  const auto epoch = ++health_epoch_;
+  const auto snap = current_.load();
+  for (std::size_t i = 0; i < snap->cfg->routes.size(); ++i) {
+    const auto& r = snap->cfg->routes[i];
+    if (r.health.enabled && !r.stdio) asio::co_spawn(control_, check_route_health(snap, i, epoch), asio::detached);
+  }
+}
+
+asio::awaitable<void> gateway::check_route_health(http::snapshot_ptr snap, std::size_t route_index, std::uint64_t epoch) {
+  const auto& route = snap->cfg->routes[route_index];
+  // A route with one upstream has no set to steer; its checks still say when it goes down.
+  auto set = snap->route_upstreams[route_index];
+  if (!set) set = std::make_shared<http::upstream_set>(1);
+  asio::steady_timer timer(control_);
+  while (epoch == health_epoch_.load()) {
+    for (std::size_t k = 0; k < std::max<std::size_t>(route.instances.size(), 1); ++k) {
+      const auto& target = route.instances.size() > 1 ? route.instances[k] : route.upstream;
+      std::string why;
+      const bool ok = co_await http::check_upstream(route, target, *snap, why);
+      if (epoch != health_epoch_.load()) co_return;
+      const auto changed = set->record_check(k, ok, route.health);
+      if (changed && !*changed) {
+        spdlog::warn("upstream unhealthy route={} upstream={} after {} failed check(s): {}", route.name,
+                     target.to_string(), route.health.unhealthy_after, why);
+      } else if (changed) {
+        spdlog::info("upstream healthy again route={} upstream={}", route.name, target.to_string());
+      }
+    }
+    timer.expires_after(route.health.interval);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+  }
 }
 
 std::size_t gateway::stdio_process_count() const { return stdio_ ? stdio_->process_count() : 0; }

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -71,6 +72,10 @@ class gateway {
   // ip_sets windows: a new snapshot (same config) when an entry starts or stops matching.
   void schedule_access_rebuild();
   void rebuild_for_time();
+  // Active health checks of the current snapshot's routes (on the control thread); a
+  // reload starts new ones and the old ones end.
+  void start_health_checks();
+  boost::asio::awaitable<void> check_route_health(http::snapshot_ptr snap, std::size_t route_index, std::uint64_t epoch);
   // Starts the stdio bridge thread the first time a config has a stdio route.
   void ensure_stdio_bridges(const config::config& cfg);
 
@@ -93,6 +98,7 @@ class gateway {
   std::thread control_thread_;
   std::mutex certificates_mutex_;  // poll_certificates() vs reload()
   std::atomic<std::uint64_t> certificate_reloads_{0};
+  std::atomic<std::uint64_t> health_epoch_{0};
 };
 
 }  // namespace mcpgate::app

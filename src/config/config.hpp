@@ -202,6 +202,15 @@ struct route {
   std::vector<upstream_target> instances;
   health_check health;
   std::optional<stdio_server> stdio;  // set when upstream.scheme is "stdio"
+  // Some instance is https (with one instance: `upstream` itself, which code that builds
+  // configs by hand may have changed).
+  bool any_tls() const {
+    if (instances.size() <= 1) return upstream.tls();
+    for (const auto& t : instances) {
+      if (t.tls()) return true;
+    }
+    return false;
+  }
   route_timeouts timeouts;
   bool preserve_host = false;  // forward the client's Host instead of the upstream authority
   // Forward the request-target without `path` ("/everything/mcp" -> "/mcp", "/everything"

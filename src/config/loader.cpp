@@ -1634,8 +1634,7 @@ class loader {
     const bool trust = !cfg_.upstream.ca_file.empty() || cfg_.upstream.include_system_cas;
     for (std::size_t i = 0; i < cfg_.routes.size(); ++i) {
       const route& r = cfg_.routes[i];
-      const bool any_tls = std::any_of(r.instances.begin(), r.instances.end(), [](const upstream_target& t) { return t.tls(); });
-      if (!any_tls || trust) continue;
+      if (!r.any_tls() || trust) continue;
       add(diagnostic::severity::error, route_sources_[i].at, route_sources_[i].path,
           "route " + quote(r.name) + " has an https upstream but neither upstream.tls.ca_file nor "
           "upstream.tls.include_system_cas is set: otherwise the proxy has no trust anchor");

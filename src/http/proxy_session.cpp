@@ -736,7 +736,8 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
       instance = instances->pick();
     }
   }
-  const config::upstream_target& target = route.instances[instance];
+  // One instance: `upstream` itself (what code that builds configs by hand sets).
+  const config::upstream_target& target = instances ? route.instances[instance] : route.upstream;
   const upstream_busy busy(instances, instance);
   log.upstream = target.to_string();
 

@@ -58,9 +58,7 @@ runtime_snapshot::runtime_snapshot(std::shared_ptr<const config::config> config,
   }
   if (!cfg->upstream.disable_ip_validation) allowed_upstreams.emplace(cfg->upstream.allowed_ips);
   const bool any_https =
-      std::any_of(cfg->routes.begin(), cfg->routes.end(), [](const config::route& r) {
-        return std::any_of(r.instances.begin(), r.instances.end(), [](const config::upstream_target& t) { return t.tls(); });
-      });
+      std::any_of(cfg->routes.begin(), cfg->routes.end(), [](const config::route& r) { return r.any_tls(); });
   if (any_https) upstream_tls = net::make_upstream_tls_context(cfg->upstream);
 }
 

@@ -8,6 +8,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
@@ -140,6 +144,41 @@ asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const co
   }
   out.connection = std::make_unique<upstream_connection>(std::move(stream), target.to_string());
   co_return out;
+}
+
+asio::awaitable<bool> check_upstream(const config::route& route, const config::upstream_target& target,
+                                     const runtime_snapshot& snap, std::string& why) {
+  namespace bhttp = boost::beast::http;
+  auto dialed = co_await dial_upstream(route, target, snap, route.health.timeout);
+  if (!dialed.connection) {
+    why = dialed.reason + ": " + dialed.detail;
+    co_return false;
+  }
+  if (route.health.path.empty()) co_return true;
+  auto& c = *dialed.connection;
+  bhttp::request<bhttp::empty_body> req{bhttp::verb::get, route.health.path, 11};
+  req.set(bhttp::field::host, target.authority());
+  req.set(bhttp::field::user_agent, "mcpgate-health-check");
+  req.keep_alive(false);
+  c.stream.tcp().expires_after(route.health.timeout);
+  auto [wec, wn] = co_await bhttp::async_write(c.stream, req, nothrow);
+  if (wec) {
+    why = "GET " + route.health.path + ": " + wec.message();
+    co_return false;
+  }
+  bhttp::response_parser<bhttp::empty_body> parser;
+  parser.header_limit(16 * 1024);
+  auto [rec, rn] = co_await bhttp::async_read_header(c.stream, c.buffer, parser, nothrow);
+  if (rec) {
+    why = "GET " + route.health.path + ": " + rec.message();
+    co_return false;
+  }
+  const unsigned status = parser.get().result_int();
+  if (status >= 500) {
+    why = "GET " + route.health.path + ": status " + std::to_string(status);
+    co_return false;
+  }
+  co_return true;
 }
 
 upstream_connection_ptr upstream_pool::take(const std::string& key) {

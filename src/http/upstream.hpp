@@ -49,6 +49,12 @@ boost::asio::awaitable<dial_outcome> dial_upstream(const config::route& route, c
                                                    const runtime_snapshot& snapshot,
                                                    std::optional<std::chrono::milliseconds> connect_timeout = std::nullopt);
 
+// One active health check of `target` (route.health): dial as requests do (addresses
+// checked against allowed_ips, TLS verified) within route.health.timeout, and with a path,
+// GET it and take a status below 500 as healthy. `why` says what failed.
+boost::asio::awaitable<bool> check_upstream(const config::route& route, const config::upstream_target& target,
+                                            const runtime_snapshot& snapshot, std::string& why);
+
 // Which pooled connections can carry a request of `route`: scheme://authority, or for a
 // stdio route the channels of its bridge.
 std::string pool_key_of(const config::route& route);
