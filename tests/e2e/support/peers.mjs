@@ -53,7 +53,7 @@ export async function startEverything(transport = 'streamableHttp') {
 
 /**
  * Starts `mcpgate gateway` with one plain listener on 127.0.0.1:0 and the given routes
- * ([{ path, upstream, extra }], all under host "*"; `extra`: more route keys as YAML flow
+ * ([{ path, upstream | upstreams: [...], extra }], all under host "*"; `extra`: more route keys as YAML flow
  * text, e.g. 'rate_limit: { requests: 5 }'). Returns { proc, port, origin, configPath }.
  */
 export async function startGateway(routes, { extraYaml = '' } = {}) {
@@ -66,7 +66,10 @@ export async function startGateway(routes, { extraYaml = '' } = {}) {
     '  - { address: "127.0.0.1:0", mode: plain }',
     'routes:',
     '  "*":',
-    ...routes.map((r) => `    - { path: ${r.path}, upstream: "${r.upstream}"${r.extra ? `, ${r.extra}` : ''} }`),
+    ...routes.map((r) => {
+      const target = r.upstreams ? `upstreams: [${r.upstreams.map((u) => `"${u}"`).join(', ')}]` : `upstream: "${r.upstream}"`;
+      return `    - { path: ${r.path}, ${target}${r.extra ? `, ${r.extra}` : ''} }`;
+    }),
     'upstream:',
     '  allowed_ips: [127.0.0.0/8]',
     extraYaml,
