@@ -204,6 +204,12 @@ asio::awaitable<error_code> read_rest_into(Stream& stream, beast::flat_buffer& b
 // rather than passed on unfiltered.
 constexpr std::uint64_t max_filtered_response_bytes = 16 * 1024 * 1024;
 
+// Makes the next Beast read on `buffer` ask for up to `want` bytes (within its max_size).
+void reserve_read_room(beast::flat_buffer& buffer, std::size_t want) {
+  const std::size_t target = std::min(buffer.size() + want, buffer.max_size());
+  if (buffer.capacity() < target) buffer.reserve(target);
+}
+
 // Relay buffer size for `pending` bytes waiting in the kernel.
 std::size_t chunk_size_for(std::size_t pending) { return std::clamp<std::size_t>(pending + 64, 1024, relay_chunk); }
 
@@ -801,6 +807,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   while (has_body && !parser.is_done()) {
     req.body().data = chunk.get(relay_chunk);
     req.body().size = chunk.size();
+    reserve_read_room(buffer_, relay_chunk);
     stream_.tcp().expires_after(limits.request_body_timeout);
     auto [rec, rn] = co_await bhttp::async_read_some(stream_, buffer_, parser, nothrow);
     if (rec == bhttp::error::need_buffer) rec = {};
@@ -981,6 +988,9 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
       error_code aec;
       want = chunk_size_for(socket.available(aec));
     }
+    // Beast reads max(512, free capacity) bytes at a time: room for what is waiting, or a
+    // busy stream would move in 512-byte reads (the buffer is emptied between bursts).
+    reserve_read_room(upstream->buffer, want);
     res_parser->get().body().data = chunk.get(want);
     res_parser->get().body().size = chunk.size();
     if (body_idle.count() > 0) {
