@@ -1004,7 +1004,26 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
       ec = rec;
       break;
     }
-    const auto got = chunk.size() - res_parser->get().body().size;
+    std::size_t got = chunk.size() - res_parser->get().body().size;
+    // More chunks already received: parse them into the rest of the piece now, so a fast
+    // chunked stream (one chunk per SSE event) leaves in big writes, not one per chunk.
+    // Only bytes that have arrived: an incomplete chunk waits for the next read.
+    error_code parse_ec;
+    while (!res_parser->is_done() && upstream->buffer.size() > 0 && got < chunk.size()) {
+      auto& body = res_parser->get().body();
+      body.data = chunk.get(chunk.size()) + got;
+      body.size = chunk.size() - got;
+      const auto used = res_parser->put(upstream->buffer.data(), parse_ec);
+      upstream->buffer.consume(used);
+      const auto added = chunk.size() - got - body.size;
+      got += added;
+      if (parse_ec == bhttp::error::need_more || parse_ec == bhttp::error::need_buffer) parse_ec = {};
+      if (parse_ec || (used == 0 && added == 0)) break;
+    }
+    if (parse_ec) {
+      ec = parse_ec;
+      break;
+    }
     const bool last = res_parser->is_done();
     if (got == 0 && !last) continue;  // only framing arrived
     if (mcp.answers && got) mcp.answers->feed({chunk.get(got), got});
