@@ -881,8 +881,10 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   }
   // A list whose entries a rule hides: the answer is read whole, filtered, and sent with
   // its new length.
-  const bool filterable = is_json(up_res[bhttp::field::content_type]) || is_event_stream(up_res);
-  if (!list_filters.empty() && !head_request && up_res.result_int() == 200 && filterable) {
+  // A list answer in JSON whose entries a rule hides is read whole, filtered, and sent
+  // with its new length. (In SSE it is filtered event by event as it passes, below.)
+  const bool filter_lists = !list_filters.empty() && !head_request && up_res.result_int() == 200;
+  if (filter_lists && is_json(up_res[bhttp::field::content_type])) {
     std::string body;
     res_parser->body_limit(max_filtered_response_bytes);
     const auto read_ec = co_await read_upstream_body(*upstream, *res_parser, body, route);
@@ -894,10 +896,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
                            too_large ? "Upstream response too large to filter\n" : "Bad gateway\n", log, false, &route);
       co_return false;
     }
-    // The answer to one POST: a JSON body, or an SSE stream that ends after the answer
-    // (read whole too: a list request has no progress events to hold back).
-    auto outcome = is_event_stream(up_res) ? mcp::filter_list_events(body, list_filters)
-                                           : mcp::filter_list_responses(body, list_filters);
+    auto outcome = mcp::filter_list_responses(body, list_filters);
     if (mcp.answers) {
       mcp.answers->feed(body);
       mcp.answers->finish();
@@ -931,6 +930,13 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   std::unique_ptr<mcp::endpoint_rewriter> endpoints;
   if (sse && route.strip_path && route.path != "/" && !head_request && !res_parser->is_done()) {
     endpoints = std::make_unique<mcp::endpoint_rewriter>(route.path, route.upstream);
+    up_res.erase(bhttp::field::content_length);
+  }
+  // A list answer inside an SSE stream: each event is judged when it is complete, so the
+  // server's other messages on the stream are not held back until the answer.
+  std::unique_ptr<mcp::list_event_filter> list_events;
+  if (sse && filter_lists && !res_parser->is_done()) {
+    list_events = std::make_unique<mcp::list_event_filter>(list_filters, max_filtered_response_bytes);
     up_res.erase(bhttp::field::content_length);
   }
   const bool length_known = up_res.has_content_length() || res_parser->is_done() || head_request ||
@@ -1030,8 +1036,25 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     const char* out = got ? chunk.get(got) : nullptr;
     std::size_t out_size = got;
     std::string rewritten;
+    std::string listed;
+    if (list_events) {
+      mcp::filter_outcome outcome;
+      auto filtered = list_events->feed({out, out_size}, last, outcome);
+      if (!filtered) {
+        // An event too large to judge: cutting the stream is the only way not to pass it on.
+        spdlog::warn("upstream response not filtered route={} upstream={}: an event over {} bytes", route.name,
+                     target.to_string(), max_filtered_response_bytes);
+        log.reason = "upstream_response_too_large";
+        co_return false;
+      }
+      note_hidden(snap, outcome);
+      listed = std::move(*filtered);
+      out = listed.data();
+      out_size = listed.size();
+      if (out_size == 0 && !last) continue;  // an incomplete event: sent once it is whole
+    }
     if (endpoints) {
-      rewritten = endpoints->feed({chunk.get(got), got}, last);
+      rewritten = endpoints->feed({out, out_size}, last);
       out = rewritten.data();
       out_size = rewritten.size();
       if (out_size == 0 && !last) continue;  // an incomplete event: sent once it is whole

@@ -200,6 +200,43 @@ filter_outcome filter_list_events(std::string_view stream, const std::vector<lis
   return outcome;
 }
 
+list_event_filter::list_event_filter(std::vector<list_filter> filters, std::size_t max_event_bytes)
+    : filters_(std::move(filters)), max_event_bytes_(max_event_bytes) {}
+
+std::optional<std::string> list_event_filter::feed(std::string_view bytes, bool end, filter_outcome& outcome) {
+  pending_.append(bytes);
+  const std::string_view text = pending_;
+  // The end of the last complete event (just after its blank line). A CR as the very last
+  // byte may be the first half of a CRLF: that line waits for the next byte.
+  std::size_t complete = 0;
+  std::size_t at = scanned_;
+  while (at < text.size()) {
+    const auto l = next_line(text, at);
+    const bool terminated = l.next < text.size() || text.back() == '\n' || (end && text.back() == '\r');
+    if (!terminated) break;
+    at = l.next;
+    if (l.content.empty()) complete = at;
+  }
+  scanned_ = at;
+  std::string out;
+  if (complete > 0) {
+    const auto events = text.substr(0, complete);
+    auto filtered = filter_list_events(events, filters_);
+    outcome.hidden.insert(outcome.hidden.end(), filtered.hidden.begin(), filtered.hidden.end());
+    out = filtered.rewritten ? std::move(*filtered.rewritten) : std::string(events);
+    pending_.erase(0, complete);
+    scanned_ -= complete;
+  }
+  if (end) {
+    out += pending_;
+    pending_.clear();
+    scanned_ = 0;
+  } else if (pending_.size() > max_event_bytes_) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 filter_outcome filter_list_responses(std::string_view text, const std::vector<list_filter>& filters) {
   filter_outcome outcome;
   if (filters.empty()) return outcome;

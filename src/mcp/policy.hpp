@@ -59,4 +59,23 @@ filter_outcome filter_list_responses(std::string_view text, const std::vector<li
 // stays as it was. Lines may end in CRLF, LF or CR.
 filter_outcome filter_list_events(std::string_view stream, const std::vector<list_filter>& filters);
 
+// filter_list_events for an SSE answer relayed as it arrives: every complete event is
+// judged and sent at once; only an incomplete one waits for its end. Events before the
+// list answer (the server's notifications or requests) are not held back by it.
+class list_event_filter {
+ public:
+  list_event_filter(std::vector<list_filter> filters, std::size_t max_event_bytes);
+  // What to send now (`end`: the stream ends with `bytes`; an unterminated last block goes
+  // as it came, as filter_list_events does). Hidden entries are added to `outcome.hidden`.
+  // nullopt: one event grew past max_event_bytes; its entries cannot be judged, so the
+  // caller must cut the stream rather than pass it on.
+  std::optional<std::string> feed(std::string_view bytes, bool end, filter_outcome& outcome);
+
+ private:
+  std::vector<list_filter> filters_;
+  std::size_t max_event_bytes_;
+  std::string pending_;        // from the start of the first incomplete event
+  std::size_t scanned_ = 0;    // lines of pending_ before this offset are scanned (no blank one)
+};
+
 }  // namespace mcpgate::mcp

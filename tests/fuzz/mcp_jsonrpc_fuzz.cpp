@@ -61,5 +61,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } else if (!events.hidden.empty() && !policy.tools.dry_run) {
     __builtin_trap();
   }
+  // Streamed in two pieces (split where the input's length says), the relay's filter sends
+  // exactly what the whole-stream filter makes.
+  const std::size_t cut = text.empty() ? 0 : text.size() * static_cast<unsigned char>(text[0]) / 256;
+  mcp::list_event_filter streamed(filters, 1 << 20);
+  mcp::filter_outcome streamed_outcome;
+  const auto first = streamed.feed(text.substr(0, cut), false, streamed_outcome);
+  const auto second = streamed.feed(text.substr(cut), true, streamed_outcome);
+  if (!first || !second) __builtin_trap();  // inputs are far below the bound
+  if (*first + *second != (events.rewritten ? *events.rewritten : std::string(text))) __builtin_trap();
   return 0;
 }

@@ -173,6 +173,39 @@ TEST(ListFilter, SseAnswersAreRewrittenEventByEventAndTheRestIsUntouched) {
   EXPECT_FALSE(filter_list_events("data: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"tools\":[]}}\n\nda", filters).rewritten);
 }
 
+TEST(ListFilter, AStreamedSseAnswerIsFilteredAtEverySplitAndEarlierEventsAreNotHeldBack) {
+  config::name_rule tools;
+  tools.deny.push_back({"write_*"});
+  tools.where = "routes.r.tools";
+  const std::vector<list_filter> filters{{"5", &tools, "tools", "name"}};
+  const std::string progress = "event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\r\n\r\n";
+  const std::string keepalive = ": keepalive\n\n";
+  const std::string answer =
+      "event: message\rid: 9\rdata: {\"jsonrpc\":\"2.0\",\"id\":5,\r"
+      "data: \"result\":{\"tools\":[{\"name\":\"read_file\"},{\"name\":\"write_file\"}]}}\r\r";
+  const std::string stream = progress + keepalive + answer;
+  const std::string whole = *filter_list_events(stream, filters).rewritten;
+  for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
+    for (std::size_t cut2 = cut; cut2 <= stream.size(); cut2 += 7) {
+      list_event_filter f(filters, 1 << 20);
+      filter_outcome outcome;
+      std::string out = *f.feed(std::string_view(stream).substr(0, cut), false, outcome);
+      out += *f.feed(std::string_view(stream).substr(cut, cut2 - cut), false, outcome);
+      out += *f.feed(std::string_view(stream).substr(cut2), true, outcome);
+      ASSERT_EQ(out, whole) << "cut at " << cut << ", " << cut2;
+      ASSERT_EQ(outcome.hidden.size(), 1u);
+    }
+  }
+  // The progress event goes out as soon as it is complete, before the answer has arrived.
+  list_event_filter f(filters, 1 << 20);
+  filter_outcome outcome;
+  EXPECT_EQ(*f.feed(progress + "event: mess", false, outcome), progress);
+  EXPECT_EQ(*f.feed("age\n\n", false, outcome), "event: message\n\n");
+  // One event larger than the bound cannot be judged: the caller cuts the stream.
+  list_event_filter small(filters, 64);
+  EXPECT_FALSE(small.feed("data: " + std::string(100, 'x'), false, outcome));
+}
+
 TEST(ListFilter, JsonBatchesAndMalformedEntries) {
   config::name_rule tools;
   tools.allow.push_back({"read_*"});
