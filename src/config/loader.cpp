@@ -549,6 +549,16 @@ class loader {
     return d;
   }
 
+  // A duration that must not be 0 (an interval, a timeout that must be able to end).
+  std::optional<duration> read_positive_duration(const YAML::Node& node, const std::string& path) {
+    auto d = read_duration(node, path);
+    if (d && d->count() <= 0) {
+      error(node, path, "must be greater than 0");
+      d.reset();
+    }
+    return d;
+  }
+
   std::optional<std::uint64_t> read_size(const YAML::Node& node, const std::string& path, std::uint64_t max) {
     if (!node.IsScalar()) {
       error(node, path, "expected a size (e.g. 16KiB, 4MiB, 1048576), got " + describe(node));
@@ -991,11 +1001,7 @@ class loader {
         if (p) out.path = *p;
         else ok = false;
       } else if (e.key == "interval" || e.key == "timeout") {
-        auto d = read_duration(e.value, key_path);
-        if (d && d->count() <= 0) {
-          error(e.value, key_path, "must be greater than 0");
-          d.reset();
-        }
+        const auto d = read_positive_duration(e.value, key_path);
         if (d) (e.key == "interval" ? out.interval : out.timeout) = *d;
         else ok = false;
       } else {
@@ -1076,11 +1082,7 @@ class loader {
         if (auto n = read_unsigned(v, key_path, 1, 10'000)) server.max_processes = static_cast<std::uint32_t>(*n);
         else ok = false;
       } else if (e.key == "idle_timeout" || e.key == "start_timeout") {
-        auto d = read_duration(v, key_path);
-        if (d && d->count() <= 0) {
-          error(v, key_path, "must be greater than 0");
-          d.reset();
-        }
+        const auto d = read_positive_duration(v, key_path);
         if (d) (e.key == "idle_timeout" ? server.idle_timeout : server.start_timeout) = *d;
         else ok = false;
       } else if (e.key == "max_message_bytes") {

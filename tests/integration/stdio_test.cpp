@@ -2,8 +2,13 @@
 // mapping, server-to-client requests, crashes and restarts, idle reaping, limits, the
 // child's environment, shutdown, reload, and the route's tool policy on a stdio server.
 // The server is tests/stdio_server/stdio_test_server.cpp (deterministic, names its pid).
+#include <pwd.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -244,6 +249,23 @@ TEST(Stdio, TheChildSeesOnlyTheEnvironmentItIsGiven) {
   b.initialize();
   EXPECT_EQ(b.call_text("1", "env", R"({"name":"MCPGATE_TEST_SECRET"})"), "");  // default: not passed
   ::unsetenv("MCPGATE_TEST_SECRET");
+}
+
+TEST(Stdio, TheChildRunsAsTheConfiguredUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "switching users needs root";
+  struct passwd* nobody = ::getpwnam("nobody");
+  if (!nobody) GTEST_SKIP() << "no user nobody";
+  // The checkout may sit under a directory only root may enter (/root): then nobody
+  // cannot start the test server at all, which is not what this test is about.
+  for (auto p = std::filesystem::path(MCPGATE_STDIO_TEST_SERVER); p != p.root_path(); p = p.parent_path()) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0 || !(st.st_mode & S_IXOTH)) GTEST_SKIP() << p << " is not open to other users";
+  }
+  gateway_harness gw(stdio_config(", user: nobody, cwd: /"));
+  mcp_client a(gw.port());
+  a.initialize();
+  const std::string expected = "uid=" + std::to_string(nobody->pw_uid) + " euid=" + std::to_string(nobody->pw_uid);
+  EXPECT_EQ(a.call_text("1", "uid"), expected);
 }
 
 TEST(Stdio, AProgramThatCannotStartIs502WithTheReason) {

@@ -9,6 +9,7 @@
 //   hang               -> never answers (cancellation, disconnects)
 //   env {name}         -> the value of that environment variable ("" when unset)
 //   cwd                -> the working directory
+//   uid                -> the real and effective user ids, "uid=N euid=N"
 //   cancelled          -> the request ids this process was told to cancel, as JSON
 // Also: "list_changed" sends notifications/tools/list_changed at once and answers "sent".
 #include <unistd.h>
@@ -86,7 +87,7 @@ int main() {
                                {"serverInfo", json::object{{"name", "stdio-test-server"}, {"version", "1.0.0"}}}});
     } else if (m == "tools/list") {
       json::array tools;
-      for (const char* name : {"echo", "progress", "sample", "crash", "hang", "env", "cwd", "cancelled", "list_changed"}) {
+      for (const char* name : {"echo", "progress", "sample", "crash", "hang", "env", "cwd", "uid", "cancelled", "list_changed"}) {
         tools.push_back(json::object{{"name", name}, {"inputSchema", json::object{{"type", "object"}}}});
       }
       answer(*id, json::object{{"tools", std::move(tools)}});
@@ -121,6 +122,8 @@ int main() {
       } else if (tool == "env") {
         const char* value = std::getenv(json::value_to<std::string>(args["name"]).c_str());
         answer(*id, text_result(value ? value : ""));
+      } else if (tool == "uid") {
+        answer(*id, text_result("uid=" + std::to_string(::getuid()) + " euid=" + std::to_string(::geteuid())));
       } else if (tool == "cwd") {
         char buf[4096];
         answer(*id, text_result(::getcwd(buf, sizeof buf) ? buf : "?"));
