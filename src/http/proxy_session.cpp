@@ -879,8 +879,6 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   if (mcp.request && observability::audit_enabled() && !head_request) {
     mcp.answers.emplace(*mcp.request, is_event_stream(up_res));
   }
-  // A list whose entries a rule hides: the answer is read whole, filtered, and sent with
-  // its new length.
   // A list answer in JSON whose entries a rule hides is read whole, filtered, and sent
   // with its new length. (In SSE it is filtered event by event as it passes, below.)
   const bool filter_lists = !list_filters.empty() && !head_request && up_res.result_int() == 200;
@@ -929,7 +927,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   // (Held by pointer: every other exchange's coroutine frame stays as small as it was.)
   std::unique_ptr<mcp::endpoint_rewriter> endpoints;
   if (sse && route.strip_path && route.path != "/" && !head_request && !res_parser->is_done()) {
-    endpoints = std::make_unique<mcp::endpoint_rewriter>(route.path, route.upstream);
+    endpoints = std::make_unique<mcp::endpoint_rewriter>(route.path, target);
     up_res.erase(bhttp::field::content_length);
   }
   // A list answer inside an SSE stream: each event is judged when it is complete, so the
