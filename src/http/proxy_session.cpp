@@ -710,6 +710,35 @@ asio::awaitable<error_code> downstream_session::read_upstream_body(upstream_conn
   co_return co_await read_rest_into(upstream.stream, upstream.buffer, parser, out, route.timeouts.response_header);
 }
 
+// Not coroutines: their temporaries (decoded ids, filter outcomes) stay off the frame that
+// a long stream keeps for its whole life.
+std::optional<std::size_t> downstream_session::choose_instance(const runtime_snapshot& snap, const config::route& route,
+                                                               upstream_set& instances, request_parser::value_type& req) {
+  const auto session = req["mcp-session-id"];
+  if (session.empty()) return instances.pick();
+  // Only ids the gateway made (authenticated with the affinity key) name an instance;
+  // anything else is a session no instance can have: 404, and the client re-initializes.
+  const auto affine = mcp::decode_affine_session(snap.affinity_key, session);
+  if (!affine) return std::nullopt;
+  for (std::size_t i = 0; i < route.instances.size(); ++i) {
+    if (route.instances[i].to_string() == affine->instance) {
+      req.set("Mcp-Session-Id", affine->upstream_session);
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
+bool downstream_session::filter_list_piece(const runtime_snapshot& snap, mcp::list_event_filter& filter,
+                                           std::string_view piece, bool last, std::string& out) {
+  mcp::filter_outcome outcome;
+  auto filtered = filter.feed(piece, last, outcome);
+  if (!filtered) return false;
+  note_hidden(snap, outcome);
+  out = std::move(*filtered);
+  return true;
+}
+
 asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, const config::route& route,
                                                 request_parser& parser, observability::access_record& log,
                                                 mcp_exchange& mcp) {
@@ -726,21 +755,9 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   const auto& instances = snap.route_upstreams[snap.index_of(route)];
   std::size_t instance = 0;
   if (instances) {
-    const auto session = req["mcp-session-id"];
-    if (!session.empty()) {
-      // Only ids the gateway made (authenticated with the affinity key) name an instance;
-      // anything else is a session no instance can have: 404, and the client re-initializes.
-      const auto affine = mcp::decode_affine_session(snap.affinity_key, session);
-      std::optional<std::size_t> found;
-      for (std::size_t i = 0; affine && i < route.instances.size(); ++i) {
-        if (route.instances[i].to_string() == affine->instance) found = i;
-      }
-      if (!found) co_return co_await refuse(404, "session_unknown", "Session not found\n", log, parser, &route);
-      instance = *found;
-      req.set("Mcp-Session-Id", affine->upstream_session);
-    } else {
-      instance = instances->pick();
-    }
+    const auto chosen = choose_instance(snap, route, *instances, req);
+    if (!chosen) co_return co_await refuse(404, "session_unknown", "Session not found\n", log, parser, &route);
+    instance = *chosen;
   }
   // One instance: `upstream` itself (what code that builds configs by hand sets).
   const config::upstream_target& target = instances ? route.instances[instance] : route.upstream;
@@ -975,6 +992,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   // otherwise keep for hours (the response's header fields, an empty read buffer).
   head.clear();
   if (buffer_.size() == 0) buffer_.shrink_to_fit();
+  std::size_t last_read = 0;  // bytes the previous read took from the upstream
   while (!res_parser->is_done()) {
     std::size_t want = upstream->buffer.size() > 0 ? chunk_size_for(upstream->buffer.size()) : relay_chunk;
     if (upstream->buffer.size() == 0 && !upstream->stream.is_tls()) {
@@ -992,9 +1010,18 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
       error_code aec;
       want = chunk_size_for(socket.available(aec));
     }
-    // Beast reads max(512, free capacity) bytes at a time: room for what is waiting, or a
-    // busy stream would move in 512-byte reads (the buffer is emptied between bursts).
-    reserve_read_room(upstream->buffer, want);
+    // Beast reads max(512, free capacity) bytes at a time: a busy stream needs room for what
+    // is waiting, or it moves in 512-byte reads (the buffer is emptied between bursts).
+    // Small events keep Beast's 512 bytes (5,000 quiet streams each taking 1 KiB at once
+    // would raise the heap's high-water mark); over TLS, where the kernel cannot say what is
+    // waiting, room follows a full read, and a quiet stream gives it back.
+    if (!upstream->stream.is_tls()) {
+      if (want > 1024) reserve_read_room(upstream->buffer, want);
+    } else if (last_read >= 512) {
+      reserve_read_room(upstream->buffer, relay_chunk);
+    } else if (upstream->buffer.size() == 0) {
+      upstream->buffer.shrink_to_fit();
+    }
     res_parser->get().body().data = chunk.get(want);
     res_parser->get().body().size = chunk.size();
     if (body_idle.count() > 0) {
@@ -1009,6 +1036,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
       break;
     }
     std::size_t got = chunk.size() - res_parser->get().body().size;
+    last_read = rn;
     // More chunks already received: parse them into the rest of the piece now, so a fast
     // chunked stream (one chunk per SSE event) leaves in big writes, not one per chunk.
     // Only bytes that have arrived: an incomplete chunk waits for the next read.
@@ -1036,17 +1064,13 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     std::string rewritten;
     std::string listed;
     if (list_events) {
-      mcp::filter_outcome outcome;
-      auto filtered = list_events->feed({out, out_size}, last, outcome);
-      if (!filtered) {
+      if (!filter_list_piece(snap, *list_events, {out, out_size}, last, listed)) {
         // An event too large to judge: cutting the stream is the only way not to pass it on.
         spdlog::warn("upstream response not filtered route={} upstream={}: an event over {} bytes", route.name,
                      target.to_string(), max_filtered_response_bytes);
         log.reason = "upstream_response_too_large";
         co_return false;
       }
-      note_hidden(snap, outcome);
-      listed = std::move(*filtered);
       out = listed.data();
       out_size = listed.size();
       if (out_size == 0 && !last) continue;  // an incomplete event: sent once it is whole

@@ -31,6 +31,7 @@ namespace mcpgate::http {
 
 class worker;
 class listener_connections;
+class upstream_set;
 struct runtime_snapshot;
 
 // What MCP inspection learned about one exchange, for the filters after it and the audit log.
@@ -106,6 +107,14 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   void release_upstream(upstream_connection_ptr upstream, bool reusable);
   // Counts (and for dry-run rules logs) the list entries a filter hid or would have hidden.
   void note_hidden(const runtime_snapshot& snap, const mcp::filter_outcome& outcome);
+  // Routes with several upstreams: the instance for this request (the one its session id
+  // names, whose own id then replaces it in `req`; or the least busy fit one for a request
+  // without a session); nullopt: a session id the gateway did not make (404).
+  std::optional<std::size_t> choose_instance(const runtime_snapshot& snap, const config::route& route,
+                                             upstream_set& instances, request_parser::value_type& req);
+  // One piece of an SSE list answer through `filter` into `out`; false: an event too large.
+  bool filter_list_piece(const runtime_snapshot& snap, mcp::list_event_filter& filter, std::string_view piece,
+                         bool last, std::string& out);
   // Reads the rest of the request body into `out`, bounded by the parser's body limit.
   // False: the exchange is over (413 answered, or the client stalled or left).
   boost::asio::awaitable<bool> read_whole_body(request_parser& parser, std::string& out,
