@@ -323,7 +323,7 @@ void check_tls_files(const context& cx, const config::config& cfg, const config:
 void check_route(const context& cx, const config::config& cfg, const config::route& r, const net::ip_prefix_set& allowed,
                  const config::upstream_target& up) {
   report& out = cx.out;
-  const std::string name = "route " + r.name + (r.instances.size() > 1 ? " " + up.to_string() : std::string());
+  const std::string name = "route " + r.name + (r.instances.empty() ? std::string() : " " + up.to_string());
   if (r.stdio) {
     // A local process: nothing to resolve or dial; what can fail is finding and starting it.
     try {
@@ -515,11 +515,7 @@ int run_doctor(const doctor_options& options) {
   if (!options.offline) {
     const net::ip_prefix_set allowed(cfg.upstream.allowed_ips);
     for (const auto& r : cfg.routes) {
-      if (r.instances.size() > 1) {
-        for (const auto& instance : r.instances) check_route(cx, cfg, r, allowed, instance);
-      } else {
-        check_route(cx, cfg, r, allowed, r.upstream);
-      }
+      for (const auto& target : r.targets()) check_route(cx, cfg, r, allowed, target);
     }
     for (const auto& l : cfg.listeners) check_listener(cx, l);
     if (!options.edge.empty()) check_edge(cx);

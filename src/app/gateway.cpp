@@ -400,8 +400,9 @@ asio::awaitable<void> gateway::check_route_health(http::snapshot_ptr snap, std::
   if (!set) set = std::make_shared<http::upstream_set>(1);
   asio::steady_timer timer(control_);
   while (epoch == health_epoch_.load()) {
-    for (std::size_t k = 0; k < std::max<std::size_t>(route.instances.size(), 1); ++k) {
-      const auto& target = route.instances.size() > 1 ? route.instances[k] : route.upstream;
+    const auto targets = route.targets();
+    for (std::size_t k = 0; k < targets.size(); ++k) {
+      const auto& target = targets[k];
       std::string why;
       const bool ok = co_await http::check_upstream(route, target, *snap, why);
       if (epoch != health_epoch_.load()) co_return;

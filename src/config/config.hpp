@@ -5,9 +5,11 @@
 // exchange keeps the snapshot it started with. Nothing here does I/O.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -195,21 +197,20 @@ struct route {
   std::string name;       // "echo", or "*[1]" for the second entry of a list
   std::string host_key;   // routes map key: exact host, bare subdomain, or "*"
   std::string path = "/"; // prefix, matched at '/' boundaries ("/mcp" matches "/mcp/x", not "/mcpx")
-  upstream_target upstream;  // the first (or only) instance
-  // Every instance (`upstreams: [...]`, or just `upstream`). With several, new MCP sessions
-  // go to the least busy healthy one, and the session ids clients see name the instance
-  // (authenticated, see `session_affinity`) so each session's requests reach it.
+  upstream_target upstream;  // the only instance, or the first of `upstreams`
+  // `upstreams: [...]` (two or more; empty otherwise). New MCP sessions go to the least busy
+  // healthy one, and the session ids clients see name the instance (authenticated, see
+  // `session_affinity`) so each session's requests reach it.
   std::vector<upstream_target> instances;
   health_check health;
   std::optional<stdio_server> stdio;  // set when upstream.scheme is "stdio"
-  // Some instance is https (with one instance: `upstream` itself, which code that builds
-  // configs by hand may have changed).
+  // Where requests may go: the `upstreams` list, or `upstream` alone.
+  std::span<const upstream_target> targets() const {
+    if (instances.empty()) return {&upstream, 1};
+    return instances;
+  }
   bool any_tls() const {
-    if (instances.size() <= 1) return upstream.tls();
-    for (const auto& t : instances) {
-      if (t.tls()) return true;
-    }
-    return false;
+    return std::any_of(targets().begin(), targets().end(), [](const upstream_target& t) { return t.tls(); });
   }
   route_timeouts timeouts;
   bool preserve_host = false;  // forward the client's Host instead of the upstream authority

@@ -819,7 +819,7 @@ class loader {
           error(v, key_path, "duplicate path " + quote(r.path) + " for route key " + quote(host_key));
           ok = false;
         }
-      } else if (e.key == "upstream") {
+      } else if (e.key == "upstream" || e.key == "upstreams") {
         if (have_upstream) {
           error(v, key_path, "give upstream or upstreams, not both");
           ok = false;
@@ -827,16 +827,7 @@ class loader {
         }
         have_upstream = true;
         upstream_at = place_of(v);
-        ok = read_upstream(v, key_path, r) && ok;
-      } else if (e.key == "upstreams") {
-        if (have_upstream) {
-          error(v, key_path, "give upstream or upstreams, not both");
-          ok = false;
-          continue;
-        }
-        have_upstream = true;
-        upstream_at = place_of(v);
-        ok = read_upstream_list(v, key_path, r) && ok;
+        ok = (e.key == "upstream" ? read_upstream(v, key_path, r) : read_upstream_list(v, key_path, r)) && ok;
       } else if (e.key == "health_check") {
         ok = read_health_check(v, key_path, r.health) && ok;
       } else if (e.key == "connect_timeout") {
@@ -1108,7 +1099,6 @@ class loader {
   }
 
   void add_route(route r, std::string upstream_path, place upstream_at) {
-    if (r.instances.empty()) r.instances.push_back(r.upstream);
     cfg_.routes.push_back(std::move(r));
     route_sources_.push_back({std::move(upstream_path), upstream_at});
   }

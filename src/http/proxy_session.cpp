@@ -759,13 +759,12 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     if (!chosen) co_return co_await refuse(404, "session_unknown", "Session not found\n", log, parser, &route);
     instance = *chosen;
   }
-  // One instance: `upstream` itself (what code that builds configs by hand sets).
-  const config::upstream_target& target = instances ? route.instances[instance] : route.upstream;
+  const config::upstream_target& target = route.targets()[instance];
   const upstream_busy busy(instances, instance);
   log.upstream = target.to_string();
 
   // --- upstream connection: pooled, else dialed with address validation -------------
-  upstream_connection_ptr upstream = worker_.pool().take(route.stdio ? pool_key_of(route) : target.to_string());
+  upstream_connection_ptr upstream = worker_.pool().take(pool_key_of(route, target));
   if (!upstream) {
     auto dialed = co_await dial_upstream(route, target, snap);
     if (!dialed.connection && instances) instances->dial_failed(instance);

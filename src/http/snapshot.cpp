@@ -47,7 +47,7 @@ runtime_snapshot::runtime_snapshot(std::shared_ptr<const config::config> config,
     route_access.push_back(compile_access_rule(r.access, sets, now, policy.get()));
     auto& limits = route_rate_limits.emplace_back();
     for (const auto& spec : r.rate_limits) limits.push_back({&spec, policy->limiter(spec), policy->counter(spec.where)});
-    route_upstreams.push_back(r.instances.size() > 1 ? policy->upstreams(r) : nullptr);
+    route_upstreams.push_back(r.instances.empty() ? nullptr : policy->upstreams(r));
     parse_header_limit = std::max(parse_header_limit, header_limit_of(r));
     parse_body_limit = std::max(parse_body_limit, body_limit_of(r));
   }

@@ -43,12 +43,8 @@ bool looks_alive(upstream_connection& c) {
 
 }  // namespace
 
-std::string pool_key_of(const config::route& route) {
-  return route.stdio ? stdio::bridge_registry::key_of(route) : route.upstream.to_string();
-}
-
-asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const runtime_snapshot& snap) {
-  co_return co_await dial_upstream(route, route.upstream, snap);
+std::string pool_key_of(const config::route& route, const config::upstream_target& target) {
+  return route.stdio ? stdio::bridge_registry::key_of(route) : target.to_string();
 }
 
 asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const config::upstream_target& target,
@@ -68,7 +64,7 @@ asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const co
       co_return out;
     }
     out.connection = std::make_unique<upstream_connection>(
-        net::maybe_tls_stream(boost::beast::tcp_stream(std::move(socket))), pool_key_of(route));
+        net::maybe_tls_stream(boost::beast::tcp_stream(std::move(socket))), pool_key_of(route, target));
     co_return out;
   }
   const auto deadline = std::chrono::steady_clock::now() + connect_timeout.value_or(route.timeouts.connect);
@@ -128,7 +124,7 @@ asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const co
 
   if (!target.tls()) {
     out.connection = std::make_unique<upstream_connection>(net::maybe_tls_stream(std::move(tcp_stream)),
-                                                           target.to_string());
+                                                           pool_key_of(route, target));
     co_return out;
   }
 
@@ -142,7 +138,7 @@ asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const co
     out.detail = "TLS to " + target.to_string() + ": " + hec.message();
     co_return out;
   }
-  out.connection = std::make_unique<upstream_connection>(std::move(stream), target.to_string());
+  out.connection = std::make_unique<upstream_connection>(std::move(stream), pool_key_of(route, target));
   co_return out;
 }
 

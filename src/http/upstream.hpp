@@ -42,9 +42,8 @@ struct dial_outcome {
   std::string detail;                  // for the log line
 };
 
-boost::asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const runtime_snapshot& snapshot);
-// One instance of a route with several upstreams; `connect_timeout` replaces the route's
-// (health checks use their own).
+// `target`: one of route.targets(); `connect_timeout` replaces the route's (health checks
+// use their own).
 boost::asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const config::upstream_target& target,
                                                    const runtime_snapshot& snapshot,
                                                    std::optional<std::chrono::milliseconds> connect_timeout = std::nullopt);
@@ -55,9 +54,9 @@ boost::asio::awaitable<dial_outcome> dial_upstream(const config::route& route, c
 boost::asio::awaitable<bool> check_upstream(const config::route& route, const config::upstream_target& target,
                                             const runtime_snapshot& snapshot, std::string& why);
 
-// Which pooled connections can carry a request of `route`: scheme://authority, or for a
-// stdio route the channels of its bridge.
-std::string pool_key_of(const config::route& route);
+// Which pooled connections can carry a request of `route` to `target`: scheme://authority,
+// or for a stdio route the channels of its bridge.
+std::string pool_key_of(const config::route& route, const config::upstream_target& target);
 
 // Idle keep-alive connections of one worker (no locking: a worker is one thread).
 class upstream_pool {

@@ -1,8 +1,9 @@
 #include "mcp/jsonrpc.hpp"
 
-#include <openssl/evp.h>
 
 #include <boost/json.hpp>
+
+#include "core/base64.hpp"
 
 namespace mcpgate::mcp {
 
@@ -133,17 +134,7 @@ std::optional<std::string> decode_header_value(std::string_view header) {
   if (header.size() < prefix.size() + suffix.size() || header.substr(header.size() - suffix.size()) != suffix) {
     return std::nullopt;
   }
-  const auto encoded = header.substr(prefix.size(), header.size() - prefix.size() - suffix.size());
-  if (encoded.size() % 4 != 0) return std::nullopt;
-  std::string decoded(encoded.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
-                                reinterpret_cast<const unsigned char*>(encoded.data()), static_cast<int>(encoded.size()));
-  if (n < 0) return std::nullopt;
-  // EVP_DecodeBlock counts the bytes the '=' padding stands for; drop them.
-  std::size_t padding = 0;
-  for (auto it = encoded.rbegin(); it != encoded.rend() && *it == '=' && padding < 2; ++it) ++padding;
-  decoded.resize(static_cast<std::size_t>(n) - padding);
-  return decoded;
+  return core::base64_decode(header.substr(prefix.size(), header.size() - prefix.size() - suffix.size()));
 }
 
 std::optional<std::string> routing_header_mismatch(const inspected_request& request, const routing_headers& headers) {

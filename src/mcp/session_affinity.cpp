@@ -1,11 +1,13 @@
 #include "mcp/session_affinity.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <openssl/evp.h>  // EVP_sha256
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <stdexcept>
+
+#include "core/base64.hpp"
 
 namespace mcpgate::mcp {
 
@@ -16,10 +18,7 @@ constexpr std::size_t mac_bytes = 16;
 constexpr std::size_t max_token = 8192;  // far above real session ids; bounds the work per request
 
 std::string base64url(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
+  std::string out = core::base64_encode(bytes);
   while (!out.empty() && out.back() == '=') out.pop_back();
   for (char& c : out) {
     if (c == '+') c = '-';
@@ -35,15 +34,10 @@ std::optional<std::string> unbase64url(std::string_view text) {
     else if (c == '_') c = '/';
     else if (c == '+' || c == '/' || c == '=') return std::nullopt;
   }
-  if (in.size() % 4 == 1) return std::nullopt;
-  const std::size_t pad = (4 - in.size() % 4) % 4;
-  in.append(pad, '=');
-  std::string out(in.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  if (n < 0) return std::nullopt;
-  out.resize(static_cast<std::size_t>(n) - pad);
-  if (base64url(out) != text) return std::nullopt;  // one spelling per value
+  if (in.size() % 4 == 1) return std::nullopt;  // no base64 text has this length
+  in.append((4 - in.size() % 4) % 4, '=');
+  auto out = core::base64_decode(in);
+  if (!out || base64url(*out) != text) return std::nullopt;  // one spelling per value
   return out;
 }
 

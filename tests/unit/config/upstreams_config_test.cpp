@@ -33,7 +33,7 @@ session_affinity: { key_file: /etc/mcpgate/affinity.key }
   EXPECT_EQ(route.health.timeout, std::chrono::milliseconds(500));
   EXPECT_EQ(route.health.unhealthy_after, 3u);
   EXPECT_EQ(route.health.healthy_after, 2u);
-  EXPECT_EQ(r.snapshot->routes[1].instances.size(), 1u);  // a single upstream is one instance
+  EXPECT_EQ(r.snapshot->routes[1].targets().size(), 1u);  // a single upstream is one instance
   EXPECT_FALSE(r.snapshot->routes[1].health.enabled);
   EXPECT_EQ(r.snapshot->session_affinity.key_file, "/etc/mcpgate/affinity.key");
   const auto text = summarize(*r.snapshot);

@@ -149,16 +149,27 @@ TEST(NameRules, RefusedCallsLookLikeUnknownOnes) {
 namespace mcpgate::mcp {
 namespace {
 
-TEST(ListFilter, SseAnswersAreRewrittenEventByEventAndTheRestIsUntouched) {
+// A tools/list answer (id 5) in SSE after a progress event and a keep-alive, every line end
+// style mixed in, and a rule hiding write_*.
+struct sse_list_answer {
   config::name_rule tools;
-  tools.deny.push_back({"write_*"});
-  tools.where = "routes.r.tools";
-  const std::vector<list_filter> filters{{"5", &tools, "tools", "name"}};
+  std::vector<list_filter> filters;
   const std::string progress = "event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\r\n\r\n";
   const std::string keepalive = ": keepalive\n\n";
   const std::string answer =
       "event: message\rid: 9\rdata: {\"jsonrpc\":\"2.0\",\"id\":5,\r"
       "data: \"result\":{\"tools\":[{\"name\":\"read_file\"},{\"name\":\"write_file\"}]}}\r\r";
+  sse_list_answer() {
+    tools.deny.push_back({"write_*"});
+    tools.where = "routes.r.tools";
+    filters.push_back({"5", &tools, "tools", "name"});
+  }
+  sse_list_answer(const sse_list_answer&) = delete;  // filters point at tools
+};
+
+TEST(ListFilter, SseAnswersAreRewrittenEventByEventAndTheRestIsUntouched) {
+  const sse_list_answer c;
+  const auto& [tools, filters, progress, keepalive, answer] = c;
   const auto outcome = filter_list_events(progress + keepalive + answer, filters);
   ASSERT_TRUE(outcome.rewritten);
   EXPECT_EQ(*outcome.rewritten,
@@ -174,15 +185,8 @@ TEST(ListFilter, SseAnswersAreRewrittenEventByEventAndTheRestIsUntouched) {
 }
 
 TEST(ListFilter, AStreamedSseAnswerIsFilteredAtEverySplitAndEarlierEventsAreNotHeldBack) {
-  config::name_rule tools;
-  tools.deny.push_back({"write_*"});
-  tools.where = "routes.r.tools";
-  const std::vector<list_filter> filters{{"5", &tools, "tools", "name"}};
-  const std::string progress = "event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\r\n\r\n";
-  const std::string keepalive = ": keepalive\n\n";
-  const std::string answer =
-      "event: message\rid: 9\rdata: {\"jsonrpc\":\"2.0\",\"id\":5,\r"
-      "data: \"result\":{\"tools\":[{\"name\":\"read_file\"},{\"name\":\"write_file\"}]}}\r\r";
+  const sse_list_answer c;
+  const auto& [tools, filters, progress, keepalive, answer] = c;
   const std::string stream = progress + keepalive + answer;
   const std::string whole = *filter_list_events(stream, filters).rewritten;
   for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
