@@ -303,6 +303,30 @@ struct config {
   unsigned workers = 0;       // 0 = one per core
 };
 
+// `mcpgate edge --config edge.yaml`: the public side of a self-hosted tunnel.
+struct edge_config {
+  std::string source;
+  std::string listen = ":443";            // public clients (TLS passed through, never terminated)
+  std::string connector_listen = ":7844";  // connectors (TLS 1.3 with the edge's own certificate)
+  tls_files tls;                          // the edge's certificate for connectors
+  std::string base_domain;                // tunnels get <id>.<base_domain>
+  std::string registry = "/var/lib/mcpgate/edge.db";
+  log_level level = log_level::info;
+  duration shutdown_timeout = 30s;
+  duration client_hello_timeout = 10s;     // a client must send its whole ClientHello within this
+  std::uint64_t max_client_hello_bytes = 16 * 1024;
+  // Public clients allowed to reach any tunnel; empty: everyone.
+  std::vector<net::ip_prefix> allowed_client_ips;
+  // Connector connections: flow control and keepalive (the connector's own settings govern
+  // what it receives; these govern what the edge receives).
+  std::uint64_t stream_window = 4u << 20;
+  std::uint64_t connection_window = 64u << 20;
+  duration ping_interval = 15s;
+  unsigned ping_misses = 2;
+  duration connector_handshake_timeout = 10s;
+  unsigned stream_open_attempts = 3;  // connections tried for one client before it is closed
+};
+
 const char* to_string(log_level level);
 const char* to_string(listener_mode mode);
 const char* to_string(rate_limit::key_part part);

@@ -56,6 +56,11 @@ const key_list top_keys{"listen_addr", "log_level", "shutdown_timeout", "tunnel_
                         "routes", "upstream", "listeners", "limits", "workers", "trusted_proxies", "ip_sets",
                         "audit", "session_affinity"};
 const key_list session_affinity_keys{"key_file"};
+const key_list edge_keys{"listen", "connector_listen", "tls", "base_domain", "registry", "log_level",
+                         "shutdown_timeout", "client_hello_timeout", "max_client_hello_bytes",
+                         "allowed_client_ips", "connectors"};
+const key_list edge_connector_keys{"stream_window", "connection_window", "ping_interval", "ping_misses",
+                                   "handshake_timeout", "stream_open_attempts"};
 const key_list health_check_keys{"path", "interval", "timeout", "unhealthy_after", "healthy_after"};
 const key_list audit_keys{"file", "log_arguments", "max_argument_bytes", "redact"};
 const key_list tls_keys{"cert_file", "key_file", "poll_interval"};
@@ -362,7 +367,8 @@ class loader {
     return place_of(node);
   }
 
-  void walk(std::string_view text) {
+  // The document's top-level map; undefined (with the error reported) when there is none.
+  std::optional<YAML::Node> parse_root(std::string_view text) {
     const std::string input(text);
     YAML::Node root;
     try {
@@ -380,7 +386,7 @@ class loader {
         const auto pos = static_cast<std::size_t>(std::max(starts[2].pos, 0));
         add(diagnostic::severity::error, place_of(starts[2]), "",
             "YAML syntax error: unexpected " + (pos < input.size() ? quote(input.substr(pos, 1)) : "end of input"));
-        return;
+        return std::nullopt;
       }
       if (documents > 1) {
         add(diagnostic::severity::error, place_of(starts[1]), "", "a config file holds one YAML document; found more");
@@ -388,16 +394,120 @@ class loader {
       root = YAML::Load(input);
     } catch (const YAML::Exception& e) {
       add(diagnostic::severity::error, place_of(e.mark), "", "YAML syntax error: " + e.msg);
-      return;
+      return std::nullopt;
     }
     if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
       error(root, "", "expected a map of settings at the top level, got " + describe(root));
-      return;
+      return std::nullopt;
     }
-    if (root.IsMap()) {
-      for (const entry& e : entries(root, "", top_keys)) top_level(e);
+    return root;
+  }
+
+  void walk(std::string_view text) {
+    const auto root = parse_root(text);
+    if (!root) return;
+    if (root->IsMap()) {
+      for (const entry& e : entries(*root, "", top_keys)) top_level(e);
     }
     cross_checks();
+  }
+
+  // ---- edge config (`mcpgate edge`) ---------------------------------------------------
+
+ public:
+  edge_load_result run_edge(std::string_view text) {
+    edge_.source = file_;
+    try {
+      walk_edge(text);
+    } catch (const std::exception& e) {
+      add(diagnostic::severity::error, {}, "", std::string("internal error while reading the config: ") + e.what());
+    }
+    auto sorted = finish();
+    edge_load_result result;
+    result.diagnostics = std::move(sorted.diagnostics);
+    if (sorted.ok()) result.snapshot = std::make_shared<const edge_config>(std::move(edge_));
+    return result;
+  }
+
+ private:
+  void walk_edge(std::string_view text) {
+    const auto root = parse_root(text);
+    if (!root) return;
+    YAML::Node base_domain_node;
+    if (root->IsMap()) {
+      for (const entry& e : entries(*root, "", edge_keys)) {
+        const std::string& k = e.key;
+        const YAML::Node& v = e.value;
+        if (k == "listen" || k == "connector_listen") {
+          if (auto a = read_address(v, k)) (k == "listen" ? edge_.listen : edge_.connector_listen) = *read_string(v, k);
+        } else if (k == "tls") {
+          read_tls(v, k, edge_.tls);
+        } else if (k == "base_domain") {
+          base_domain_node = v;
+          if (auto text = read_string(v, k)) {
+            std::string why;
+            auto domain = normalise_domain(*text, &why);
+            if (!domain) error(v, k, why);
+            else edge_.base_domain = *domain;
+          }
+        } else if (k == "registry") {
+          if (auto p = read_string(v, k)) edge_.registry = *p;
+        } else if (k == "log_level") {
+          if (auto level = read_log_level(v, k)) edge_.level = *level;
+        } else if (k == "shutdown_timeout") {
+          if (auto d = read_duration(v, k)) edge_.shutdown_timeout = *d;
+        } else if (k == "client_hello_timeout") {
+          if (auto d = read_positive_duration(v, k)) edge_.client_hello_timeout = *d;
+        } else if (k == "max_client_hello_bytes") {
+          if (auto n = read_size(v, k, 64 * 1024)) {
+            if (*n < 512) error(v, k, "must be at least 512 bytes (a ClientHello is rarely under 200, often 1-2 KiB)");
+            else edge_.max_client_hello_bytes = *n;
+          }
+        } else if (k == "allowed_client_ips") {
+          if (auto prefixes = prefix_list(v, k, "[160.79.104.0/21]", "lets every client through")) {
+            edge_.allowed_client_ips = std::move(*prefixes);
+          }
+        } else if (k == "connectors") {
+          edge_connectors(v, k);
+        }
+      }
+    }
+    if (edge_.base_domain.empty()) {
+      error(base_domain_node, "base_domain",
+            "base_domain is required: tunnels are named <id>.<base_domain> (e.g. tunnels.example.com, whose "
+            "wildcard DNS record points at this edge)");
+    }
+    if (edge_.tls.empty()) {
+      add(diagnostic::severity::error, {}, "tls",
+          "tls.cert_file and tls.key_file are required: connectors check the edge's certificate before they "
+          "send their token");
+    }
+  }
+
+  void edge_connectors(const YAML::Node& node, const std::string& path) {
+    if (!expect_map(node, path)) return;
+    for (const entry& e : entries(node, path, edge_connector_keys)) {
+      const std::string p = join(path, e.key);
+      if (e.key == "stream_window") {
+        if (auto n = read_size(e.value, p, 1u << 30)) {
+          if (*n < 65535) error(e.value, p, "must be at least 64KiB");
+          else edge_.stream_window = *n;
+        }
+      } else if (e.key == "connection_window") {
+        if (auto n = read_size(e.value, p, (1u << 31) - 1)) {
+          if (*n < 65535) error(e.value, p, "must be at least 64KiB");
+          else edge_.connection_window = *n;
+        }
+      } else if (e.key == "ping_interval") {
+        if (auto d = read_positive_duration(e.value, p)) edge_.ping_interval = *d;
+      } else if (e.key == "ping_misses") {
+        if (auto n = read_unsigned(e.value, p, 1, 10)) edge_.ping_misses = static_cast<unsigned>(*n);
+      } else if (e.key == "handshake_timeout") {
+        if (auto d = read_positive_duration(e.value, p)) edge_.connector_handshake_timeout = *d;
+      } else if (e.key == "stream_open_attempts") {
+        if (auto n = read_unsigned(e.value, p, 1, 16)) edge_.stream_open_attempts = static_cast<unsigned>(*n);
+      }
+    }
   }
 
   void top_level(const entry& e) {
@@ -406,13 +516,7 @@ class loader {
     if (k == "listen_addr") {
       listen_addr(v);
     } else if (k == "log_level") {
-      if (auto s = read_string(v, k)) {
-        if (*s == "debug") cfg_.level = log_level::debug;
-        else if (*s == "info") cfg_.level = log_level::info;
-        else if (*s == "warn") cfg_.level = log_level::warn;
-        else if (*s == "error") cfg_.level = log_level::error;
-        else error(v, k, "invalid log level " + quote(*s) + " (expected one of: debug, info, warn, error)");
-      }
+      if (auto level = read_log_level(v, k)) cfg_.level = *level;
     } else if (k == "shutdown_timeout") {
       if (auto d = read_duration(v, k)) cfg_.shutdown_timeout = *d;
     } else if (k == "tunnel_domain") {
@@ -504,6 +608,17 @@ class loader {
     if (node.IsMap()) return true;
     error(node, path, "expected a map, got " + describe(node));
     return false;
+  }
+
+  std::optional<log_level> read_log_level(const YAML::Node& node, const std::string& path) {
+    auto s = read_string(node, path);
+    if (!s) return std::nullopt;
+    if (*s == "debug") return log_level::debug;
+    if (*s == "info") return log_level::info;
+    if (*s == "warn") return log_level::warn;
+    if (*s == "error") return log_level::error;
+    error(node, path, "invalid log level " + quote(*s) + " (expected one of: debug, info, warn, error)");
+    return std::nullopt;
   }
 
   std::optional<std::string> read_string(const YAML::Node& node, const std::string& path) {
@@ -1667,6 +1782,7 @@ class loader {
   std::string file_;
   overrides over_;
   config cfg_;
+  edge_config edge_;
   std::vector<diagnostic> diags_;
   std::map<int, place> null_values_;  // empty values (by offset in the text) -> their key's place
 
@@ -1704,14 +1820,15 @@ load_result load_string(std::string_view yaml, const std::string& name, const ov
   }
 }
 
-load_result load_file(const std::string& path, const overrides& over) {
+namespace {
+
+// The file's text, or a diagnostic saying why it cannot be read.
+std::variant<std::string, diagnostic> read_config_file(const std::string& path) {
   auto fail = [&](std::string message) {
-    load_result result;
     diagnostic d;
     d.file = path;
     d.message = std::move(message);
-    result.diagnostics.push_back(std::move(d));
-    return result;
+    return d;
   };
   try {
     std::error_code ec;
@@ -1731,10 +1848,37 @@ load_result load_file(const std::string& path, const overrides& over) {
       if (text.size() > max_file_bytes) return fail("config file is larger than 4 MiB");
     }
     if (in.bad()) return fail("cannot read config file: read error");
-    return load_string(text, path, over);
+    return text;
   } catch (const std::exception& e) {
     return fail(std::string("cannot read config file: ") + e.what());
   }
+}
+
+}  // namespace
+
+load_result load_file(const std::string& path, const overrides& over) {
+  auto text = read_config_file(path);
+  if (auto* d = std::get_if<diagnostic>(&text)) {
+    load_result result;
+    result.diagnostics.push_back(std::move(*d));
+    return result;
+  }
+  return load_string(std::get<std::string>(text), path, over);
+}
+
+edge_load_result load_edge_string(std::string_view yaml, const std::string& name) {
+  loader l(name, overrides{});
+  return l.run_edge(yaml);
+}
+
+edge_load_result load_edge_file(const std::string& path) {
+  auto text = read_config_file(path);
+  if (auto* d = std::get_if<diagnostic>(&text)) {
+    edge_load_result result;
+    result.diagnostics.push_back(std::move(*d));
+    return result;
+  }
+  return load_edge_string(std::get<std::string>(text), path);
 }
 
 // ---- summary --------------------------------------------------------------------------

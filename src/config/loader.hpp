@@ -48,6 +48,14 @@ struct load_result {
 load_result load_file(const std::string& path, const overrides& over = {});
 load_result load_string(std::string_view yaml, const std::string& name = "", const overrides& over = {});
 
+struct edge_load_result {
+  std::shared_ptr<const edge_config> snapshot;  // null when there is any error
+  std::vector<diagnostic> diagnostics;
+  bool ok() const { return snapshot != nullptr; }
+};
+edge_load_result load_edge_file(const std::string& path);
+edge_load_result load_edge_string(std::string_view yaml, const std::string& name = "");
+
 // A normalised, human-readable description of a loaded config (what `validate` prints):
 // listeners, every route with its matching rule and upstream, upstream policy, limits.
 std::string summarize(const config& cfg);

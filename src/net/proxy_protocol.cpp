@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 namespace mcpgate::net {
@@ -110,6 +111,37 @@ proxy_header_result parse_proxy_header(std::span<const std::uint8_t> data) {
     return parse_v1(text);
   }
   return invalid("no PROXY protocol header (the listener expects one from its load balancer)");
+}
+
+std::string make_proxy_v2_header(const boost::asio::ip::tcp::endpoint& source,
+                                 const boost::asio::ip::tcp::endpoint& destination) {
+  std::string header(v2_signature.begin(), v2_signature.end());
+  const auto put_port = [&](unsigned short port) {
+    header += static_cast<char>(port >> 8);
+    header += static_cast<char>(port & 0xff);
+  };
+  const auto src = source.address();
+  const auto dst = destination.address();
+  header += static_cast<char>(0x21);  // version 2, PROXY
+  if (src.is_v4() && dst.is_v4()) {
+    header += static_cast<char>(0x11);  // AF_INET, STREAM
+    header += '\0';
+    header += static_cast<char>(12);
+    for (auto b : src.to_v4().to_bytes()) header += static_cast<char>(b);
+    for (auto b : dst.to_v4().to_bytes()) header += static_cast<char>(b);
+  } else {
+    const auto v6 = [](const boost::asio::ip::address& a) {
+      return a.is_v6() ? a.to_v6() : boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, a.to_v4());
+    };
+    header += static_cast<char>(0x21);  // AF_INET6, STREAM
+    header += '\0';
+    header += static_cast<char>(36);
+    for (auto b : v6(src).to_bytes()) header += static_cast<char>(b);
+    for (auto b : v6(dst).to_bytes()) header += static_cast<char>(b);
+  }
+  put_port(source.port());
+  put_port(destination.port());
+  return header;
 }
 
 }  // namespace mcpgate::net

@@ -11,6 +11,7 @@
 #include <string>
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 namespace mcpgate::net {
 
@@ -30,5 +31,11 @@ struct proxy_header_result {
 
 // Looks at the first bytes of a connection.
 proxy_header_result parse_proxy_header(std::span<const std::uint8_t> data);
+
+// A PROXY v2 header (PROXY command, TCP) for a connection from `source` to `destination`,
+// as the tunnel connector writes it in front of a connection to a gateway listener. Mixed
+// families are written as IPv6 (IPv4-mapped).
+std::string make_proxy_v2_header(const boost::asio::ip::tcp::endpoint& source,
+                                 const boost::asio::ip::tcp::endpoint& destination);
 
 }  // namespace mcpgate::net
