@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "tunnel/connector.hpp"
+
 namespace CLI {
 class App;
 }
@@ -97,5 +99,19 @@ struct allowlist_options {
 };
 CLI::App* add_allowlist_command(CLI::App& app, allowlist_options& options);
 int run_allowlist(const allowlist_options& options);
+
+struct edge_options {
+  std::string config_path = "/etc/mcpgate/edge.yaml";
+};
+CLI::App* add_edge_command(CLI::App& app, edge_options& options);
+int run_edge(const edge_options& options);
+
+struct connect_options {
+  tunnel::connector_settings settings;
+  unsigned shutdown_seconds = 30;
+  connect_options() { settings.to = "ws://127.0.0.1:8080"; }
+};
+CLI::App* add_connect_command(CLI::App& app, connect_options& options);
+int run_connect(const connect_options& options);
 
 }  // namespace mcpgate::app

@@ -59,6 +59,10 @@ int main(int argc, char** argv) {
   auto* ini = add_init_command(app, init);
   allowlist_options allowlist;
   auto* alw = add_allowlist_command(app, allowlist);
+  edge_options edge;
+  auto* edg = add_edge_command(app, edge);
+  connect_options connect;
+  auto* con = add_connect_command(app, connect);
 
   auto args = normalise_go_flags(argc, argv);
   std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
@@ -77,5 +81,7 @@ int main(int argc, char** argv) {
   if (*doc) return run_doctor(doctor);
   if (*ini) return run_init(init);
   if (*alw) return run_allowlist(allowlist);
+  if (*edg) return run_edge(edge);
+  if (*con) return run_connect(connect);
   return 2;
 }

@@ -72,5 +72,20 @@ TEST(ProxyProtocol, Version2) {
   EXPECT_EQ(parse(big).state, status::invalid);
 }
 
+TEST(ProxyProtocol, HeaderWeWriteParsesBackToTheClient) {
+  using boost::asio::ip::make_address;
+  using boost::asio::ip::tcp;
+  const tcp::endpoint gateway(make_address("127.0.0.1"), 8443);
+  for (const auto* client : {"203.0.113.7", "2001:db8::42"}) {
+    const tcp::endpoint source(make_address(client), 51234);
+    const std::string header = make_proxy_v2_header(source, gateway);
+    const auto r = parse(header + "\x16\x03\x01");  // a ClientHello follows
+    ASSERT_EQ(r.state, proxy_header_result::status::complete) << client << ": " << r.error;
+    EXPECT_EQ(r.length, header.size());
+    ASSERT_TRUE(r.source);
+    EXPECT_EQ(r.source->to_string(), client);
+  }
+}
+
 }  // namespace
 }  // namespace mcpgate::net

@@ -1,0 +1,351 @@
+// The self-hosted tunnel in one process, each part on its own thread as in production:
+// an HTTPS client -> edge (passes TLS through by SNI) -> connector (HTTP/2 over TLS 1.3,
+// outbound) -> gateway (terminates the client's TLS with a certificate the edge never
+// sees) -> a fake upstream. Fault cases: unknown host, rotated token, archived tunnel,
+// a connector lost, the edge restarted.
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <openssl/ssl.h>
+
+#include "config/loader.hpp"
+#include "support/configs.hpp"
+#include "support/fake_upstream.hpp"
+#include "support/gateway_harness.hpp"
+#include "support/test_pki.hpp"
+#include "support/wait.hpp"
+#include "tunnel/connector.hpp"
+#include "tunnel/edge.hpp"
+#include "tunnel/registry.hpp"
+
+namespace mcpgate::test {
+namespace {
+
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+namespace beast = boost::beast;
+using namespace std::chrono_literals;
+
+// An io_context on its own thread, stopped and joined on destruction.
+struct io_thread {
+  asio::io_context io{1};
+  std::thread thread;
+  void start() {
+    thread = std::thread([this] { io.run(); });
+  }
+  void stop() {
+    io.stop();
+    if (thread.joinable()) thread.join();
+  }
+  ~io_thread() { stop(); }
+};
+
+struct running_edge {
+  io_thread t;
+  std::unique_ptr<tunnel::edge_server> edge;
+  running_edge(const std::string& yaml) {
+    auto loaded = config::load_edge_string(yaml, "edge.yaml");
+    std::string errors;
+    for (const auto& d : loaded.diagnostics) errors += d.to_string() + "\n";
+    if (!loaded.ok()) throw std::runtime_error("edge config: " + errors);
+    edge = std::make_unique<tunnel::edge_server>(t.io, loaded.snapshot);
+    edge->start();
+    t.start();
+  }
+  ~running_edge() {
+    t.stop();
+    edge.reset();
+  }
+  std::uint16_t client_port() const { return edge->client_endpoint().port(); }
+  std::uint16_t connector_port() const { return edge->connector_endpoint().port(); }
+};
+
+struct running_connector {
+  io_thread t;
+  std::unique_ptr<tunnel::connector> connector;
+  std::atomic<int> connected{0};
+  std::atomic<bool> fatal{false};
+  std::mutex mutex;
+  std::vector<std::string> refusals;
+
+  explicit running_connector(tunnel::connector_settings settings) {
+    connector = std::make_unique<tunnel::connector>(t.io, std::move(settings));
+    connector->on_connected = [this](unsigned, const std::string&) { ++connected; };
+    connector->on_fatal = [this](const std::string&) { fatal = true; };
+    connector->on_refused = [this](const std::string& why) {
+      std::lock_guard lock(mutex);
+      refusals.push_back(why);
+    };
+    connector->start();
+    t.start();
+  }
+  ~running_connector() {
+    t.stop();
+    connector.reset();
+  }
+  bool refused_with(const std::string& reason) {
+    std::lock_guard lock(mutex);
+    return std::find(refusals.begin(), refusals.end(), reason) != refusals.end();
+  }
+};
+
+// A client TLS connection through the edge, verifying the gateway's certificate for `sni`.
+struct tls_client {
+  asio::io_context io;
+  ssl::context ctx{ssl::context::tls_client};
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> stream;
+  beast::flat_buffer buffer;
+
+  tls_client(std::uint16_t port, const std::string& sni, const std::string& ca_file) {
+    ctx.load_verify_file(ca_file);
+    ctx.set_verify_mode(ssl::verify_peer);
+    stream = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io, ctx);
+    SSL_set_tlsext_host_name(stream->native_handle(), sni.c_str());
+    stream->set_verify_callback(ssl::host_name_verification(sni));
+    beast::get_lowest_layer(*stream).expires_after(10s);
+    beast::get_lowest_layer(*stream).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    stream->handshake(ssl::stream_base::client);
+  }
+
+  // One request on the connection; status and body.
+  std::pair<unsigned, std::string> post(const std::string& host, const std::string& body) {
+    beast::get_lowest_layer(*stream).expires_after(20s);
+    auto req = mcp_post(body, host);
+    req.keep_alive(true);
+    req.prepare_payload();
+    bhttp::write(*stream, req);
+    bhttp::response<bhttp::string_body> res;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(64 << 20);
+    bhttp::read(*stream, buffer, parser);
+    return {parser.get().result_int(), parser.get().body()};
+  }
+
+  // Whether the connection was closed under us within `limit` (a read ends).
+  bool closed_within(std::chrono::milliseconds limit) {
+    beast::get_lowest_layer(*stream).expires_after(limit);
+    char byte;
+    boost::system::error_code ec;
+    stream->read_some(asio::buffer(&byte, 1), ec);
+    return ec && ec != beast::error::timeout;
+  }
+};
+
+class SelfHostedTunnel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = make_temp_dir("mcpgate-tunnel-");
+    registry_path = dir + "/edge.db";
+    tunnel::registry reg(registry_path);
+    auto made = reg.create("test tunnel", "tunnels.test");
+    tunnel_id = made.tunnel.id;
+    domain = made.tunnel.domain;
+    token_file = write_file(dir + "/token", made.token + "\n");
+    gateway_pki = std::make_unique<test_pki>(std::vector<std::string>{domain, "*." + domain});
+    upstream = std::make_unique<fake_upstream>(echo_handler(seen));
+    gateway = std::make_unique<gateway_harness>(fmt::format(R"(
+listeners:
+  - {{ address: "127.0.0.1:0", mode: tls }}
+tls: {{ cert_file: "{}", key_file: "{}" }}
+routes: {{ "*": {{ upstream: "http://127.0.0.1:{}", mcp: false }} }}
+upstream: {{ allowed_ips: [127.0.0.0/8] }}
+)",
+                                                            gateway_pki->server_cert, gateway_pki->server_key,
+                                                            upstream->port()));
+    edge = std::make_unique<running_edge>(edge_yaml(0));
+  }
+
+  void TearDown() override {
+    connectors.clear();
+    edge.reset();
+    gateway.reset();
+    std::filesystem::remove_all(dir);
+  }
+
+  std::string edge_yaml(std::uint16_t connector_port) const {
+    return fmt::format(R"(
+listen: "127.0.0.1:0"
+connector_listen: "127.0.0.1:{}"
+tls: {{ cert_file: "{}", key_file: "{}" }}
+base_domain: tunnels.test
+registry: "{}"
+)",
+                       connector_port, edge_pki.server_cert, edge_pki.server_key, registry_path);
+  }
+
+  tunnel::connector_settings connector_settings(unsigned connections = 2) const {
+    tunnel::connector_settings s;
+    s.edge = fmt::format("127.0.0.1:{}", edge->connector_port());
+    s.server_name = "edge.test";
+    s.ca_file = edge_pki.ca_cert;
+    s.token_file = token_file;
+    s.connections = connections;
+    s.to = fmt::format("tcp://127.0.0.1:{}", gateway->port());
+    s.name = "test-connector";
+    s.backoff_max = 3s;  // a refused token is retried after 1.5-3 s instead of 15-30 s
+    return s;
+  }
+
+  running_connector& start_connector(unsigned connections = 2) {
+    connectors.push_back(std::make_unique<running_connector>(connector_settings(connections)));
+    auto& c = *connectors.back();
+    EXPECT_TRUE(wait_until([&] { return c.connected >= static_cast<int>(connections); }))
+        << "the connector did not connect";
+    return c;
+  }
+
+  std::string host(const std::string& label = "echo") const { return label + "." + domain; }
+
+  std::string dir;
+  std::string registry_path;
+  std::string tunnel_id;
+  std::string domain;
+  std::string token_file;
+  test_pki edge_pki{{"edge.test"}};
+  std::unique_ptr<test_pki> gateway_pki;
+  std::shared_ptr<recorded_requests> seen = std::make_shared<recorded_requests>();
+  std::unique_ptr<fake_upstream> upstream;
+  std::unique_ptr<gateway_harness> gateway;
+  std::unique_ptr<running_edge> edge;
+  std::vector<std::unique_ptr<running_connector>> connectors;
+};
+
+TEST_F(SelfHostedTunnel, CarriesTheClientsTlsToTheGateway) {
+  start_connector();
+  // The client verifies the gateway's certificate (its CA, its name): the edge holds only its
+  // own certificate, so a successful handshake means the TLS ended at the gateway.
+  tls_client client(edge->client_port(), host(), gateway_pki->ca_cert);
+  auto [status, body] = client.post(host(), R"({"jsonrpc":"2.0","id":1,"method":"ping"})");
+  EXPECT_EQ(status, 200u);
+  EXPECT_EQ(body, R"(echo:{"jsonrpc":"2.0","id":1,"method":"ping"})");
+  // Keep-alive: a second exchange on the same tunnelled connection.
+  auto second = client.post(host(), "{\"n\":2}");
+  EXPECT_EQ(second.second, "echo:{\"n\":2}");
+}
+
+TEST_F(SelfHostedTunnel, BulkAndConcurrentStreamsArriveIntact) {
+  start_connector(2);
+  // 8 connections at once, each carrying 6 x 900 KB each way: past the 4 MiB stream window
+  // (so window updates must flow), with the edge spreading the streams over both connections.
+  std::vector<std::thread> clients;
+  std::atomic<int> intact{0};
+  for (int i = 0; i < 8; ++i) {
+    clients.emplace_back([&, i] {
+      try {
+        tls_client client(edge->client_port(), host(), gateway_pki->ca_cert);
+        for (int round = 0; round < 6; ++round) {
+          std::string body(900 * 1000, static_cast<char>('a' + i));
+          body[static_cast<std::size_t>(round) * 1000] = 'X';
+          auto [status, echoed] = client.post(host(), body);
+          if (status != 200 || echoed != "echo:" + body) return;
+        }
+        ++intact;
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "client " << i << ": " << e.what();
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(intact, 8);
+}
+
+TEST_F(SelfHostedTunnel, UnknownHostIsClosedWithoutAnswer) {
+  start_connector(1);
+  EXPECT_THROW(tls_client(edge->client_port(), "nobody.elsewhere.test", gateway_pki->ca_cert), std::exception);
+  // A name under the base domain that is no tunnel is refused the same way.
+  EXPECT_THROW(tls_client(edge->client_port(), "x.zzzzzzzzzzzz.tunnels.test", gateway_pki->ca_cert), std::exception);
+}
+
+TEST_F(SelfHostedTunnel, RotatedTokenRefusesNewConnectionsLiveStreamsContinue) {
+  start_connector(1);
+  tls_client live(edge->client_port(), host(), gateway_pki->ca_cert);
+  ASSERT_EQ(live.post(host(), "{}").first, 200u);
+
+  std::string new_token;
+  {
+    tunnel::registry reg(registry_path);
+    new_token = reg.rotate_token(tunnel_id);
+  }
+  // A second connector still holding the old token is refused, with the reason.
+  connectors.push_back(std::make_unique<running_connector>(connector_settings(1)));
+  auto& stale = *connectors.back();
+  EXPECT_TRUE(wait_until([&] { return stale.refused_with("token_rotated"); }));
+  EXPECT_EQ(stale.connected, 0);
+  // The established connection and the stream on it go on.
+  EXPECT_EQ(live.post(host(), "{\"after\":\"rotation\"}").second, "echo:{\"after\":\"rotation\"}");
+  tls_client fresh(edge->client_port(), host(), gateway_pki->ca_cert);
+  EXPECT_EQ(fresh.post(host(), "{}").first, 200u);
+
+  // The new token in the file: the stale connector gets in on its next attempt.
+  write_file(token_file, new_token + "\n");
+  EXPECT_TRUE(wait_until([&] { return stale.connected >= 1; }, 40s));
+}
+
+TEST_F(SelfHostedTunnel, ArchiveClosesStreamsWithinFiveSecondsAndStopsTheConnector) {
+  auto& connector = start_connector(2);
+  tls_client live(edge->client_port(), host(), gateway_pki->ca_cert);
+  ASSERT_EQ(live.post(host(), "{}").first, 200u);
+  const auto archived_at = std::chrono::steady_clock::now();
+  {
+    tunnel::registry reg(registry_path);
+    reg.archive(tunnel_id);
+  }
+  EXPECT_TRUE(live.closed_within(5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - archived_at, 5s);
+  EXPECT_TRUE(wait_until([&] { return connector.fatal.load(); }, 10s)) << "the connector kept trying";
+  // Its domain is retired: new clients are closed.
+  EXPECT_THROW(tls_client(edge->client_port(), host(), gateway_pki->ca_cert), std::exception);
+}
+
+TEST_F(SelfHostedTunnel, LosingAConnectorMidStreamLeavesTheOtherServing) {
+  start_connector(1);
+  start_connector(1);
+  // Two open client connections: the edge puts the second on the less busy connection, so
+  // each connector carries one.
+  tls_client first(edge->client_port(), host(), gateway_pki->ca_cert);
+  tls_client second(edge->client_port(), host(), gateway_pki->ca_cert);
+  ASSERT_EQ(first.post(host(), "{}").first, 200u);
+  ASSERT_EQ(second.post(host(), "{}").first, 200u);
+
+  connectors.front().reset();  // killed: its connection drops without GOAWAY
+  int survivors = 0;
+  for (auto* client : {&first, &second}) {
+    try {
+      survivors += client->post(host(), "{\"after\":\"kill\"}").first == 200u ? 1 : 0;
+    } catch (const std::exception&) {
+      // the stream of the killed connector: closed, as it must be
+    }
+  }
+  EXPECT_EQ(survivors, 1);
+  // New streams go to the connector that is left, at once.
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) {
+    tls_client client(edge->client_port(), host(), gateway_pki->ca_cert);
+    EXPECT_EQ(client.post(host(), "{\"i\":" + std::to_string(i) + "}").first, 200u);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+}
+
+TEST_F(SelfHostedTunnel, ConnectorsComeBackAfterTheEdgeRestarts) {
+  auto& connector = start_connector(2);
+  const auto port = edge->connector_port();
+  edge.reset();
+  edge = std::make_unique<running_edge>(edge_yaml(port));
+  const auto restarted = std::chrono::steady_clock::now();
+  // The first retry waits 0.5-1 s, the second 1-2 s: both connections are back well within 5 s.
+  EXPECT_TRUE(wait_until([&] { return connector.connected >= 4; }, 10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - restarted, 5s);
+  tls_client client(edge->client_port(), host(), gateway_pki->ca_cert);
+  EXPECT_EQ(client.post(host(), "{}").first, 200u);
+}
+
+}  // namespace
+}  // namespace mcpgate::test
