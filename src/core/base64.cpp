@@ -25,4 +25,29 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
+std::string base64url_encode(std::string_view bytes) {
+  std::string out = base64_encode(bytes);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    else if (c == '/') c = '_';
+  }
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  std::string in(text);
+  for (char& c : in) {
+    if (c == '-') c = '+';
+    else if (c == '_') c = '/';
+    else if (c == '+' || c == '/' || c == '=') return std::nullopt;
+  }
+  if (in.size() % 4 == 1) return std::nullopt;  // no base64 text has this length
+  in.append((4 - in.size() % 4) % 4, '=');
+  auto out = base64_decode(in);
+  // EVP_DecodeBlock also skips whitespace and ignores unused bits: re-encoding catches both.
+  if (!out || base64url_encode(*out) != text) return std::nullopt;
+  return out;
+}
+
 }  // namespace mcpgate::core

@@ -17,30 +17,6 @@ constexpr std::string_view prefix = "mg1.";
 constexpr std::size_t mac_bytes = 16;
 constexpr std::size_t max_token = 8192;  // far above real session ids; bounds the work per request
 
-std::string base64url(std::string_view bytes) {
-  std::string out = core::base64_encode(bytes);
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  for (char& c : out) {
-    if (c == '+') c = '-';
-    else if (c == '/') c = '_';
-  }
-  return out;
-}
-
-std::optional<std::string> unbase64url(std::string_view text) {
-  std::string in(text);
-  for (char& c : in) {
-    if (c == '-') c = '+';
-    else if (c == '_') c = '/';
-    else if (c == '+' || c == '/' || c == '=') return std::nullopt;
-  }
-  if (in.size() % 4 == 1) return std::nullopt;  // no base64 text has this length
-  in.append((4 - in.size() % 4) % 4, '=');
-  auto out = core::base64_decode(in);
-  if (!out || base64url(*out) != text) return std::nullopt;  // one spelling per value
-  return out;
-}
-
 std::string mac(std::string_view key, std::string_view instance, std::string_view session) {
   // Length-prefixed fields: ("ab", "c") and ("a", "bc") give different MACs.
   std::string message(prefix);
@@ -61,11 +37,11 @@ std::string mac(std::string_view key, std::string_view instance, std::string_vie
 
 std::string encode_affine_session(std::string_view key, std::string_view instance, std::string_view upstream_session) {
   std::string out(prefix);
-  out += base64url(instance);
+  out += core::base64url_encode(instance);
   out += '.';
-  out += base64url(upstream_session);
+  out += core::base64url_encode(upstream_session);
   out += '.';
-  out += base64url(mac(key, instance, upstream_session));
+  out += core::base64url_encode(mac(key, instance, upstream_session));
   return out;
 }
 
@@ -76,9 +52,9 @@ std::optional<affine_session> decode_affine_session(std::string_view key, std::s
   if (dot1 == std::string_view::npos) return std::nullopt;
   const auto dot2 = token.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) return std::nullopt;
-  auto instance = unbase64url(token.substr(0, dot1));
-  auto session = unbase64url(token.substr(dot1 + 1, dot2 - dot1 - 1));
-  const auto given = unbase64url(token.substr(dot2 + 1));
+  auto instance = core::base64url_decode(token.substr(0, dot1));
+  auto session = core::base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  const auto given = core::base64url_decode(token.substr(dot2 + 1));
   if (!instance || !session || !given || given->size() != mac_bytes) return std::nullopt;
   const std::string expected = mac(key, *instance, *session);
   if (CRYPTO_memcmp(expected.data(), given->data(), mac_bytes) != 0) return std::nullopt;
