@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
   auto* ini = add_init_command(app, init);
   allowlist_options allowlist;
   auto* alw = add_allowlist_command(app, allowlist);
+  tunnel_options tunnel;
+  auto* tnl = add_tunnel_command(app, tunnel);
 
   auto args = normalise_go_flags(argc, argv);
   std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
@@ -66,8 +68,9 @@ int main(int argc, char** argv) {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
-    // allowlist's 0 means "answered" whatever the answer, so a bad argument must be 2.
-    return code != 0 && alw->parsed() ? 2 : code;
+    // allowlist's 0 means "answered" whatever the answer, and tunnel keeps 1 for a failed
+    // operation, so for both a bad argument must be 2.
+    return code != 0 && (alw->parsed() || tnl->parsed()) ? 2 : code;
   }
 
   if (*gw) return run_gateway(gateway);
@@ -77,5 +80,6 @@ int main(int argc, char** argv) {
   if (*doc) return run_doctor(doctor);
   if (*ini) return run_init(init);
   if (*alw) return run_allowlist(allowlist);
+  if (*tnl) return run_tunnel(tunnel);
   return 2;
 }
