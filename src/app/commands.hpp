@@ -113,5 +113,21 @@ struct connect_options {
 };
 CLI::App* add_connect_command(CLI::App& app, connect_options& options);
 int run_connect(const connect_options& options);
+struct tunnel_options {
+  enum class action { none, create, list, show, rotate_token, archive };
+  action what = action::none;
+  // Where the registry is and what domain new tunnels get: --registry and --base-domain for
+  // now; the edge config (-c) is to fill the same two fields, so nothing else reads flags.
+  std::string registry_path;
+  std::string base_domain;
+  std::string id;      // show, rotate-token, archive
+  std::string name;    // create
+  std::string domain;  // create --domain: a custom domain instead of <id>.<base domain>
+  bool all = false;    // list: archived tunnels too
+  bool json = false;   // list, show
+  bool yes = false;    // archive: confirms a permanent change
+};
+CLI::App* add_tunnel_command(CLI::App& app, tunnel_options& options);
+int run_tunnel(const tunnel_options& options);
 
 }  // namespace mcpgate::app

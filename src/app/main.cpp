@@ -63,6 +63,8 @@ int main(int argc, char** argv) {
   auto* edg = add_edge_command(app, edge);
   connect_options connect;
   auto* con = add_connect_command(app, connect);
+  tunnel_options tunnel;
+  auto* tnl = add_tunnel_command(app, tunnel);
 
   auto args = normalise_go_flags(argc, argv);
   std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
@@ -70,8 +72,9 @@ int main(int argc, char** argv) {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
-    // allowlist's 0 means "answered" whatever the answer, so a bad argument must be 2.
-    return code != 0 && alw->parsed() ? 2 : code;
+    // allowlist's 0 means "answered" whatever the answer, and tunnel keeps 1 for a failed
+    // operation, so for both a bad argument must be 2.
+    return code != 0 && (alw->parsed() || tnl->parsed()) ? 2 : code;
   }
 
   if (*gw) return run_gateway(gateway);
@@ -83,5 +86,6 @@ int main(int argc, char** argv) {
   if (*alw) return run_allowlist(allowlist);
   if (*edg) return run_edge(edge);
   if (*con) return run_connect(connect);
+  if (*tnl) return run_tunnel(tunnel);
   return 2;
 }

@@ -45,7 +45,8 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   if (in.size() % 4 == 1) return std::nullopt;  // no base64 text has this length
   in.append((4 - in.size() % 4) % 4, '=');
   auto out = base64_decode(in);
-  if (!out || base64url_encode(*out) != text) return std::nullopt;  // one spelling per value
+  // EVP_DecodeBlock also skips whitespace and ignores unused bits: re-encoding catches both.
+  if (!out || base64url_encode(*out) != text) return std::nullopt;
   return out;
 }
 

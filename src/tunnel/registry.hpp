@@ -49,6 +49,13 @@ class registry_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+// Refused from the arguments alone, before the database is consulted (a malformed domain or
+// name): for the CLI a bad argument (exit 2), where other registry_errors are failed
+// operations (exit 1).
+class registry_input_error : public registry_error {
+ public:
+  using registry_error::registry_error;
+};
 
 class registry {
  public:
@@ -80,7 +87,8 @@ class registry {
   // Permanent. Throws registry_error for an unknown tunnel; archiving twice is an error too.
   tunnel_record archive(std::string_view id);
 
-  // Checks a connector's proof for `tunnel_id` at `version` over `exporter`.
+  // Checks a connector's proof for `tunnel_id` at `version` over `exporter`. Whatever the
+  // connector sent gives a verdict; only a failing database throws (registry_error).
   auth_verdict authenticate(std::string_view tunnel_id, std::uint32_t version,
                             std::span<const std::uint8_t> exporter, const token_signature& signature);
 

@@ -46,7 +46,10 @@ token_public_key public_key_of(const token_secret& secret);
 // something else can never pass as a proof.
 constexpr std::string_view proof_label = "EXPORTER-mcpgate-tunnel-auth-v1";
 
-// Ed25519 signature over proof_label || tunnel_id || version (big-endian u32) || exporter.
+// Ed25519 signature over
+//   proof_label || u32(len tunnel_id) || tunnel_id || u32(version) || u32(len exporter) || exporter
+// (u32 big-endian): the lengths make the encoding unambiguous, so no two different inputs
+// are ever the same signed message. verify_proof never throws: any bad input is `false`.
 token_signature sign_proof(const tunnel_token& token, std::span<const std::uint8_t> exporter);
 bool verify_proof(const token_public_key& key, std::string_view tunnel_id, std::uint32_t version,
                   std::span<const std::uint8_t> exporter, const token_signature& signature);
