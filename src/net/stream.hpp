@@ -18,6 +18,9 @@
 #include <utility>
 
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -40,16 +43,43 @@ class websocket_bytes {
   lowest_layer_type& lowest_layer() { return ws_.next_layer().socket(); }
   executor_type get_executor() { return ws_.get_executor(); }
 
+  // An empty read completes at once, as a socket's does. asio::ssl relies on that: when an
+  // operation finishes without I/O (a request already decrypted in the buffer) it defers the
+  // completion with a zero-byte read on this layer, which a WebSocket read would otherwise
+  // turn into "wait for the next frame" -- a request whose TLS record came in the same
+  // message as the handshake's Finished would sit there until the client sent more.
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    return ws_.async_read_some(buffers, std::forward<Token>(token));
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, const MutableBuffers& b) {
+          if (boost::asio::buffer_size(b) == 0) {
+            complete_empty(std::move(handler));
+          } else {
+            ws_.async_read_some(b, std::move(handler));
+          }
+        },
+        token, buffers);
   }
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
-    return ws_.async_write_some(true, buffers, std::forward<Token>(token));  // one TLS write = one frame
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, const ConstBuffers& b) {
+          if (boost::asio::buffer_size(b) == 0) {
+            complete_empty(std::move(handler));  // not an empty frame
+          } else {
+            ws_.async_write_some(true, b, std::move(handler));  // one TLS write = one frame
+          }
+        },
+        token, buffers);
   }
 
  private:
+  template <class Handler>
+  void complete_empty(Handler handler) {
+    auto executor = boost::asio::get_associated_executor(handler, ws_.get_executor());
+    boost::asio::post(executor, [h = std::move(handler)]() mutable { std::move(h)(boost::system::error_code{}, 0); });
+  }
+
   websocket ws_;
 };
 
