@@ -40,6 +40,9 @@ CLI::App* add_connect_command(CLI::App& app, connect_options& options) {
   cmd->add_flag("--proxy-protocol", options.settings.proxy_protocol,
                 "tcp:// only: start each connection with a PROXY v2 header naming the client");
   cmd->add_option("--name", options.settings.name, "This connector's name in the edge's logs (default: host name)");
+  cmd->add_option("--log-level", options.log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
   cmd->add_option("--shutdown-timeout", options.shutdown_seconds, "Seconds open streams may take to finish on SIGTERM")
       ->capture_default_str();
   return cmd;
@@ -93,7 +96,10 @@ int run_edge(const edge_options& options) {
 }
 
 int run_connect(const connect_options& options) {
-  observability::init_logging(config::log_level::info);
+  observability::init_logging(options.log_level == "debug"  ? config::log_level::debug
+                              : options.log_level == "warn" ? config::log_level::warn
+                              : options.log_level == "error" ? config::log_level::error
+                                                             : config::log_level::info);
   if (const auto why = tunnel::check_connector_settings(options.settings); !why.empty()) {
     spdlog::error("{}", why);
     return 2;

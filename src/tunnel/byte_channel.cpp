@@ -27,17 +27,21 @@ class tcp_channel final : public byte_channel {
   explicit tcp_channel(tcp::socket socket) : socket_(std::move(socket)) {}
 
   asio::awaitable<error_code> read_into(std::string& out, std::size_t max) override {
-    auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, nothrow);
-    if (ec) co_return ec;
-    // Sized by what the kernel holds: an idle stream holds no read buffer while it waits.
-    const std::size_t want = std::clamp<std::size_t>(socket_.available(ec), 1, max);
-    if (ec) co_return ec;
-    const std::size_t old = out.size();
-    out.resize(old + want);
-    const std::size_t n = socket_.read_some(asio::buffer(out.data() + old, want), ec);
-    out.resize(old + n);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
-    co_return ec;
+    for (;;) {
+      auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, nothrow);
+      if (ec) co_return ec;
+      // Sized by what the kernel holds: an idle stream holds no read buffer while it waits.
+      const std::size_t want = std::clamp<std::size_t>(socket_.available(ec), 1, max);
+      if (ec) co_return ec;
+      const std::size_t old = out.size();
+      out.resize(old + want);
+      const std::size_t n = socket_.read_some(asio::buffer(out.data() + old, want), ec);
+      out.resize(old + n);
+      // A wait can complete with nothing to read (Asio completes waits speculatively after
+      // an earlier readiness event); the socket is non-blocking, so that is would_block,
+      // not a stalled thread: wait again.
+      if (ec != asio::error::would_block && ec != asio::error::try_again) co_return ec;
+    }
   }
 
   asio::awaitable<error_code> write_all(std::string_view bytes) override {
@@ -65,12 +69,16 @@ class websocket_channel final : public byte_channel {
 
   asio::awaitable<error_code> read_into(std::string& out, std::size_t max) override {
     // A WebSocket's payload can sit in Beast's own buffer with nothing left in the socket,
-    // so readability of the socket says nothing: read into room of our own.
-    const std::size_t want = std::min<std::size_t>(max, 16 * 1024);
-    const std::size_t old = out.size();
-    out.resize(old + want);
-    auto [ec, n] = co_await ws_.async_read_some(asio::buffer(out.data() + old, want), nothrow);
-    out.resize(old + n);
+    // so readability of the socket says nothing: the read needs room of its own, and `out`
+    // (which the relay hands to HTTP/2 as soon as it is not empty) is touched only once the
+    // read is over. The room adapts: it doubles while reads fill it (bulk) and halves when
+    // they do not, so a quiet stream waits with the smallest.
+    room_.resize(std::min(room_size_, max));
+    auto [ec, n] = co_await ws_.async_read_some(asio::buffer(room_), nothrow);
+    out.append(room_.data(), n);
+    if (n == room_.size()) room_size_ = std::min(room_size_ * 2, max_room);
+    else if (n < room_.size() / 2) room_size_ = std::max(room_size_ / 2, min_room);
+    std::string().swap(room_);
     if (ec == beast::websocket::error::closed) ec = asio::error::eof;
     co_return ec;
   }
@@ -88,7 +96,11 @@ class websocket_channel final : public byte_channel {
   }
 
  private:
+  static constexpr std::size_t min_room = 2 * 1024;
+  static constexpr std::size_t max_room = 64 * 1024;
   beast::websocket::stream<beast::tcp_stream> ws_;
+  std::string room_;
+  std::size_t room_size_ = min_room;
 };
 
 void tune(tcp::socket& socket) {
@@ -100,6 +112,8 @@ void tune(tcp::socket& socket) {
 
 std::unique_ptr<byte_channel> make_tcp_channel(tcp::socket socket) {
   tune(socket);
+  error_code ignored;
+  socket.non_blocking(true, ignored);  // read_into reads synchronously after a wait
   return std::make_unique<tcp_channel>(std::move(socket));
 }
 

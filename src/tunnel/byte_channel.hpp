@@ -21,7 +21,8 @@ class byte_channel {
  public:
   virtual ~byte_channel() = default;
   // Waits until bytes (or the end) arrive and appends at most `max` of them to `out`.
-  // The end of the peer's data is asio::error::eof.
+  // `out` is changed only when the read completes (the relay lets HTTP/2 take from it at
+  // any time). The end of the peer's data is asio::error::eof.
   virtual boost::asio::awaitable<boost::system::error_code> read_into(std::string& out, std::size_t max) = 0;
   virtual boost::asio::awaitable<boost::system::error_code> write_all(std::string_view bytes) = 0;
   // The other direction may go on (TCP half-close). Transports without half-close ignore it.

@@ -177,6 +177,7 @@ struct h2_link::callbacks {
 
   static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code, void* user_data) {
     auto& l = link(user_data);
+    spdlog::debug("tunnel {}: stream {} closed ({})", l.label_, stream_id, nghttp2_http2_strerror(error_code));
     auto r = find(l, stream_id);
     if (!r) return 0;
     r->h2_closed = true;
@@ -376,6 +377,7 @@ void h2_link::refuse_stream(std::int32_t id, unsigned status) {
 }
 
 void h2_link::start_relay(const std::shared_ptr<relay>& r) {
+  spdlog::debug("tunnel {}: stream {} relaying", label_, r->id);
   const auto ex = ping_timer_.get_executor();
   asio::co_spawn(ex, pump_to_peer(shared_from_this(), r), asio::detached);
   asio::co_spawn(ex, pump_to_local(shared_from_this(), r), asio::detached);

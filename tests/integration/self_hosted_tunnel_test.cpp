@@ -104,13 +104,19 @@ struct tls_client {
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> stream;
   beast::flat_buffer buffer;
 
-  tls_client(std::uint16_t port, const std::string& sni, const std::string& ca_file) {
+  // `source`: the client's own address (any 127/8 address works on loopback), so tests can
+  // tell the client's address from the connector's.
+  tls_client(std::uint16_t port, const std::string& sni, const std::string& ca_file,
+             const std::string& source = "127.0.0.1") {
     ctx.load_verify_file(ca_file);
     ctx.set_verify_mode(ssl::verify_peer);
     stream = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io, ctx);
     SSL_set_tlsext_host_name(stream->native_handle(), sni.c_str());
     stream->set_verify_callback(ssl::host_name_verification(sni));
     beast::get_lowest_layer(*stream).expires_after(10s);
+    auto& socket = beast::get_lowest_layer(*stream).socket();
+    socket.open(tcp::v4());
+    socket.bind(tcp::endpoint(asio::ip::make_address(source), 0));
     beast::get_lowest_layer(*stream).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     stream->handshake(ssl::stream_base::client);
   }
@@ -154,6 +160,8 @@ class SelfHostedTunnel : public ::testing::Test {
     gateway = std::make_unique<gateway_harness>(fmt::format(R"(
 listeners:
   - {{ address: "127.0.0.1:0", mode: tls }}
+  - {{ address: "127.0.0.1:0", mode: ws }}
+  - {{ address: "127.0.0.1:0", mode: tls, proxy_protocol: true }}
 tls: {{ cert_file: "{}", key_file: "{}" }}
 routes: {{ "*": {{ upstream: "http://127.0.0.1:{}", mcp: false }} }}
 upstream: {{ allowed_ips: [127.0.0.0/8] }}
@@ -229,6 +237,36 @@ TEST_F(SelfHostedTunnel, CarriesTheClientsTlsToTheGateway) {
   // Keep-alive: a second exchange on the same tunnelled connection.
   auto second = client.post(host(), "{\"n\":2}");
   EXPECT_EQ(second.second, "echo:{\"n\":2}");
+}
+
+TEST_F(SelfHostedTunnel, CarriesTheClientsTlsThroughTheGatewaysWebSocketListener) {
+  // As cloudflared does in front of Anthropic's mcp-proxy: each stream a WebSocket to the
+  // listen_addr listener, the client address as Cf-Connecting-Ip, the TLS inside.
+  auto settings = connector_settings(1);
+  settings.to = fmt::format("ws://127.0.0.1:{}", gateway->port(1));
+  connectors.push_back(std::make_unique<running_connector>(settings));
+  ASSERT_TRUE(wait_until([&] { return connectors.back()->connected >= 1; }));
+  tls_client client(edge->client_port(), host(), gateway_pki->ca_cert, "127.0.0.2");
+  for (int i = 0; i < 3; ++i) {
+    std::string body(300 * 1000, static_cast<char>('a' + i));  // several WebSocket reads each way
+    auto [status, echoed] = client.post(host(), body);
+    EXPECT_EQ(status, 200u);
+    EXPECT_EQ(echoed, "echo:" + body);
+  }
+  ASSERT_GT(seen->size(), 0u);
+  EXPECT_EQ(seen->at(seen->size() - 1)["X-Forwarded-For"], "127.0.0.2");  // the client's, not the connector's
+}
+
+TEST_F(SelfHostedTunnel, PassesTheClientAddressInAProxyProtocolHeader) {
+  auto settings = connector_settings(1);
+  settings.to = fmt::format("tcp://127.0.0.1:{}", gateway->port(2));
+  settings.proxy_protocol = true;
+  connectors.push_back(std::make_unique<running_connector>(settings));
+  ASSERT_TRUE(wait_until([&] { return connectors.back()->connected >= 1; }));
+  tls_client client(edge->client_port(), host(), gateway_pki->ca_cert, "127.0.0.3");
+  EXPECT_EQ(client.post(host(), "{}").first, 200u);
+  ASSERT_GT(seen->size(), 0u);
+  EXPECT_EQ(seen->at(seen->size() - 1)["X-Forwarded-For"], "127.0.0.3");
 }
 
 TEST_F(SelfHostedTunnel, BulkAndConcurrentStreamsArriveIntact) {
