@@ -5,6 +5,7 @@
 // a connector lost, the edge restarted.
 #include <atomic>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -91,6 +92,18 @@ struct running_connector {
     t.stop();
     connector.reset();
   }
+  // Asks on the connector's own thread (it is single-threaded).
+  std::size_t live_connections() {
+    std::promise<std::size_t> answer;
+    asio::post(t.io, [&] { answer.set_value(connector->live_connections()); });
+    return answer.get_future().get();
+  }
+  void drain(std::chrono::milliseconds grace) {
+    asio::post(t.io, [this, grace] { connector->stop(grace); });
+  }
+  // Freezes the connector: its thread stops, its sockets stay open and answer nothing.
+  void freeze() { t.stop(); }
+
   bool refused_with(const std::string& reason) {
     std::lock_guard lock(mutex);
     return std::find(refusals.begin(), refusals.end(), reason) != refusals.end();
@@ -178,15 +191,16 @@ upstream: {{ allowed_ips: [127.0.0.0/8] }}
     std::filesystem::remove_all(dir);
   }
 
-  std::string edge_yaml(std::uint16_t connector_port) const {
+  std::string edge_yaml(std::uint16_t connector_port, const std::string& extra = "") const {
     return fmt::format(R"(
 listen: "127.0.0.1:0"
 connector_listen: "127.0.0.1:{}"
 tls: {{ cert_file: "{}", key_file: "{}" }}
 base_domain: tunnels.test
 registry: "{}"
+{}
 )",
-                       connector_port, edge_pki.server_cert, edge_pki.server_key, registry_path);
+                       connector_port, edge_pki.server_cert, edge_pki.server_key, registry_path, extra);
   }
 
   tunnel::connector_settings connector_settings(unsigned connections = 2) const {
@@ -370,6 +384,61 @@ TEST_F(SelfHostedTunnel, LosingAConnectorMidStreamLeavesTheOtherServing) {
     EXPECT_EQ(client.post(host(), "{\"i\":" + std::to_string(i) + "}").first, 200u);
   }
   EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+}
+
+TEST_F(SelfHostedTunnel, DrainingConnectorFinishesItsStreamsWhileNewOnesGoElsewhere) {
+  auto& draining = start_connector(2);
+  tls_client old_stream(edge->client_port(), host(), gateway_pki->ca_cert);
+  ASSERT_EQ(old_stream.post(host(), "{}").first, 200u);
+  start_connector(2);
+
+  draining.drain(30s);  // what SIGTERM does: GOAWAY on every connection
+  // New connections all succeed (the edge sends them to the other connector, or retries
+  // there if one crossed the GOAWAY)...
+  for (int i = 0; i < 10; ++i) {
+    tls_client client(edge->client_port(), host(), gateway_pki->ca_cert);
+    EXPECT_EQ(client.post(host(), "{\"new\":" + std::to_string(i) + "}").first, 200u);
+  }
+  // ...the stream it already carries goes on...
+  EXPECT_EQ(old_stream.post(host(), "{\"still\":1}").second, "echo:{\"still\":1}");
+  EXPECT_TRUE(wait_until([&] { return draining.live_connections() == 1; }, 5s))
+      << "only the connection with a stream stays";
+  // ...and once that stream ends the draining connector has nothing left, long before
+  // its 30 s grace.
+  old_stream.stream.reset();
+  EXPECT_TRUE(wait_until([&] { return draining.live_connections() == 0; }, 5s));
+}
+
+TEST_F(SelfHostedTunnel, UnresponsiveConnectorIsDroppedAfterTwoMissedPings) {
+  edge.reset();
+  edge = std::make_unique<running_edge>(edge_yaml(0, "connectors: { ping_interval: 200ms, ping_misses: 2 }"));
+  auto& frozen = start_connector(1);
+  start_connector(1);
+  frozen.freeze();  // sockets open, nothing answered: a host that vanished from the network
+  // Streams the edge tries on the frozen connection are never answered; after two missed
+  // PINGs (~0.6 s) the edge drops it and every new client reaches the live connector.
+  const auto frozen_at = std::chrono::steady_clock::now();
+  EXPECT_TRUE(wait_until([&] {
+    int ok = 0;
+    for (int i = 0; i < 4; ++i) {
+      try {
+        tls_client client(edge->client_port(), host(), gateway_pki->ca_cert);
+        ok += client.post(host(), "{}").first == 200u ? 1 : 0;
+      } catch (const std::exception&) {
+      }
+    }
+    return ok == 4;
+  }, 15s));
+  EXPECT_LT(std::chrono::steady_clock::now() - frozen_at, 5s);
+}
+
+TEST_F(SelfHostedTunnel, EdgeRefusesClientsOutsideAllowedClientIps) {
+  edge.reset();
+  edge = std::make_unique<running_edge>(edge_yaml(0, "allowed_client_ips: [127.0.0.2/32]"));
+  start_connector(1);
+  tls_client allowed(edge->client_port(), host(), gateway_pki->ca_cert, "127.0.0.2");
+  EXPECT_EQ(allowed.post(host(), "{}").first, 200u);
+  EXPECT_THROW(tls_client(edge->client_port(), host(), gateway_pki->ca_cert, "127.0.0.1"), std::exception);
 }
 
 TEST_F(SelfHostedTunnel, ConnectorsComeBackAfterTheEdgeRestarts) {
