@@ -4,7 +4,9 @@
 // sees) -> a fake upstream. Fault cases: unknown host, rotated token, archived tunnel,
 // a connector lost, the edge restarted.
 #include <atomic>
+#include <set>
 #include <filesystem>
+#include <sys/resource.h>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -156,6 +158,65 @@ struct tls_client {
     stream->read_some(asio::buffer(&byte, 1), ec);
     return ec && ec != beast::error::timeout;
   }
+};
+
+// An SSE origin for many streams on one thread: each GET gets a chunked text/event-stream
+// answer with an "open" event at once, then silence until broadcast().
+class sse_origin {
+ public:
+  sse_origin() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~sse_origin() {
+    io_.stop();
+    thread_.join();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  int open_streams() const { return open_.load(); }
+  void broadcast(const std::string& data) {
+    asio::post(io_, [this, data] {
+      const std::string event = "data: " + data + "\n\n";
+      auto chunk = std::make_shared<std::string>(fmt::format("{:x}\r\n{}\r\n", event.size(), event));
+      for (auto& socket : streams_) {
+        asio::async_write(*socket, asio::buffer(*chunk), [chunk, socket](boost::system::error_code, std::size_t) {});
+      }
+    });
+  }
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto socket = std::make_shared<tcp::socket>(co_await acceptor_.async_accept(asio::use_awaitable));
+      asio::co_spawn(io_, serve(socket), asio::detached);
+    }
+  }
+  asio::awaitable<void> serve(std::shared_ptr<tcp::socket> socket) {
+    constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+    beast::flat_buffer buffer;
+    bhttp::request<bhttp::empty_body> req;
+    auto [ec, n] = co_await bhttp::async_read(*socket, buffer, req, nothrow);
+    if (ec) co_return;
+    const std::string open_event = "data: open\n\n";
+    const std::string head = fmt::format(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{}\r\n",
+        open_event.size(), open_event);
+    auto [wec, w] = co_await asio::async_write(*socket, asio::buffer(head), nothrow);
+    if (wec) co_return;
+    streams_.insert(socket);
+    ++open_;
+    char byte;
+    co_await socket->async_read_some(asio::buffer(&byte, 1), nothrow);  // until the gateway leaves
+    --open_;
+    streams_.erase(socket);
+  }
+
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::set<std::shared_ptr<tcp::socket>> streams_;
+  std::atomic<int> open_{0};
+  std::thread thread_;
 };
 
 class SelfHostedTunnel : public ::testing::Test {
@@ -439,6 +500,89 @@ TEST_F(SelfHostedTunnel, EdgeRefusesClientsOutsideAllowedClientIps) {
   tls_client allowed(edge->client_port(), host(), gateway_pki->ca_cert, "127.0.0.2");
   EXPECT_EQ(allowed.post(host(), "{}").first, 200u);
   EXPECT_THROW(tls_client(edge->client_port(), host(), gateway_pki->ca_cert, "127.0.0.1"), std::exception);
+}
+
+// The issue's soak test: 1,000 SSE streams through the tunnel, idle for a minute (no byte
+// either way), then one event each: every stream must still be there to receive it.
+// MCPGATE_TUNNEL_IDLE_SECONDS shortens the idle minute when working on this test.
+TEST_F(SelfHostedTunnel, ThousandIdleSseStreamsSurviveAMinute) {
+  constexpr int streams = 1000;
+  const int idle_seconds = std::getenv("MCPGATE_TUNNEL_IDLE_SECONDS") ? std::atoi(std::getenv("MCPGATE_TUNNEL_IDLE_SECONDS")) : 60;
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &files);
+  ASSERT_GE(files.rlim_cur, 8 * streams) << "needs ~6 descriptors per stream in this one process (ulimit -n)";
+
+  sse_origin origin;
+  gateway.reset();
+  gateway = std::make_unique<gateway_harness>(fmt::format(R"(
+listeners: [ {{ address: "127.0.0.1:0", mode: tls }} ]
+tls: {{ cert_file: "{}", key_file: "{}" }}
+routes: {{ "*": {{ upstream: "http://127.0.0.1:{}", mcp: false }} }}
+upstream: {{ allowed_ips: [127.0.0.0/8] }}
+log_level: warn
+)",
+                                                          gateway_pki->server_cert, gateway_pki->server_key, origin.port()));
+  start_connector(4);
+
+  asio::io_context io;
+  ssl::context ctx(ssl::context::tls_client);
+  ctx.load_verify_file(gateway_pki->ca_cert);
+  ctx.set_verify_mode(ssl::verify_peer);
+  std::atomic<int> opened{0};
+  std::atomic<int> finished{0};
+  std::atomic<bool> release{false};
+  std::vector<std::string> failures;
+  const auto port = edge->client_port();
+  const std::string name = host();
+  auto client = [&](int i) -> asio::awaitable<void> {
+    constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+    beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
+    SSL_set_tlsext_host_name(stream.native_handle(), name.c_str());
+    auto& tcp_layer = beast::get_lowest_layer(stream);
+    tcp_layer.expires_after(60s);
+    if (auto [ec] = co_await tcp_layer.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), nothrow);
+        ec) {
+      failures.push_back(fmt::format("{} connect: {}", i, ec.message()));
+      co_return;
+    }
+    if (auto [ec] = co_await stream.async_handshake(ssl::stream_base::client, nothrow); ec) {
+      failures.push_back(fmt::format("{} handshake: {}", i, ec.message()));
+      co_return;
+    }
+    const std::string request = fmt::format("GET /events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n", name);
+    if (auto [ec, n] = co_await asio::async_write(stream, asio::buffer(request), nothrow); ec) co_return;
+    std::string seen;
+    char buf[2048];
+    bool counted_open = false;
+    tcp_layer.expires_never();  // idle is the point: no deadline while waiting for events
+    while (seen.find("data: final") == std::string::npos) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf), nothrow);
+      if (ec) {
+        failures.push_back(fmt::format("{} lost: {} after {} bytes", i, ec.message(), seen.size()));
+        co_return;
+      }
+      seen.append(buf, n);
+      if (!counted_open && seen.find("data: open") != std::string::npos) {
+        counted_open = true;
+        ++opened;
+      }
+    }
+    ++finished;
+  };
+  for (int i = 0; i < streams; ++i) asio::co_spawn(io, client(i), asio::detached);
+  std::thread runner([&] { io.run(); });
+
+  EXPECT_TRUE(wait_until([&] { return opened.load() == streams; }, 120s)) << opened.load() << " streams opened";
+  EXPECT_EQ(origin.open_streams(), streams);
+  std::this_thread::sleep_for(std::chrono::seconds(idle_seconds));  // the idle minute is the test itself
+  EXPECT_EQ(origin.open_streams(), streams) << "streams closed while idle";
+  origin.broadcast("final");
+  EXPECT_TRUE(wait_until([&] { return finished.load() == streams; }, 60s)) << finished.load() << " got the last event";
+  io.stop();
+  runner.join();
+  for (std::size_t i = 0; i < std::min<std::size_t>(failures.size(), 5); ++i) ADD_FAILURE() << failures[i];
 }
 
 TEST_F(SelfHostedTunnel, ConnectorsComeBackAfterTheEdgeRestarts) {
