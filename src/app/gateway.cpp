@@ -22,6 +22,7 @@
 #include "pki/files.hpp"
 #include "pki/pem.hpp"
 #include "stdio/bridge.hpp"
+#include "tunnel/connector.hpp"
 #include "observability/audit.hpp"
 #include "observability/logging.hpp"
 
@@ -220,6 +221,7 @@ void gateway::start() {
       }
     });
   }
+  if (snap->cfg->tunnel.enabled) start_tunnel(snap->cfg->tunnel);
   schedule_certificate_poll();
   schedule_access_rebuild();
   start_health_checks();
@@ -228,6 +230,62 @@ void gateway::start() {
       control_.run();
     } catch (const std::exception& e) {
       spdlog::error("gateway control thread: {}", e.what());
+    }
+  });
+}
+
+void gateway::start_tunnel(const config::tunnel_connector& t) {
+  const bound_listener* target = nullptr;
+  for (const auto& b : bound_) {
+    if (!t.listener.empty() ? b.config.address == t.listener : b.config.mode == config::listener_mode::ws) {
+      target = &b;
+      break;
+    }
+  }
+  if (!target && t.listener.empty()) {
+    for (const auto& b : bound_) {
+      if (b.config.mode == config::listener_mode::tls) {
+        target = &b;
+        break;
+      }
+    }
+  }
+  if (!target) throw std::runtime_error("tunnel: no tls or ws listener to send the streams to");
+  auto address = target->endpoint.address();
+  if (address.is_unspecified()) {
+    address = address.is_v6() ? asio::ip::address(asio::ip::address_v6::loopback())
+                              : asio::ip::address(asio::ip::address_v4::loopback());
+  }
+  const std::string where = net::endpoint_text(tcp::endpoint(address, target->endpoint.port()));
+  tunnel::connector_settings settings;
+  settings.edge = t.edge;
+  settings.token_file = t.token_file;
+  settings.ca_file = t.edge_ca;
+  settings.server_name = t.server_name;
+  settings.connections = t.connections;
+  if (target->config.mode == config::listener_mode::ws) {
+    settings.to = "ws://" + where;
+  } else {
+    settings.to = "tcp://" + where;
+    settings.proxy_protocol = target->config.proxy_protocol;
+    if (!settings.proxy_protocol) {
+      spdlog::warn("tunnel: streams go to listener {} without the client address (it has no proxy_protocol: true); "
+                   "logs and access rules there see the gateway itself",
+                   target->config.address);
+    }
+  }
+  tunnel_io_ = std::make_unique<asio::io_context>(1);
+  tunnel_ = std::make_unique<tunnel::connector>(*tunnel_io_, settings);
+  tunnel_->on_fatal = [](const std::string& why) {
+    spdlog::error("tunnel: the connector stopped for good ({}); the gateway keeps serving its listeners", why);
+  };
+  tunnel_->start();
+  spdlog::info("tunnel: connector to edge {} ({} connection(s)), streams to {}", t.edge, t.connections, settings.to);
+  tunnel_thread_ = std::thread([this] {
+    try {
+      tunnel_io_->run();
+    } catch (const std::exception& e) {
+      spdlog::error("tunnel connector thread: {}", e.what());
     }
   });
 }
@@ -317,6 +375,10 @@ bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& err
   const auto old = current_.load();
   std::vector<std::shared_ptr<asio::ssl::context>> new_tls;
   try {
+    if (cfg->tunnel != old->cfg->tunnel) {
+      throw std::runtime_error("the tunnel section changed: restart the gateway to apply that (a new token needs no "
+                               "restart: the connector reads tunnel.token_file on every dial)");
+    }
     if (cfg->listeners.size() != old->cfg->listeners.size()) {
       throw std::runtime_error("listeners were added or removed: restart the gateway to apply that");
     }
@@ -362,6 +424,8 @@ bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& err
 void gateway::shutdown(std::chrono::milliseconds timeout) {
   if (stopped_) return;
   stopped_ = true;
+  // GOAWAY first: the edge sends new clients to other connectors while ours finish.
+  if (tunnel_) asio::post(*tunnel_io_, [this, timeout] { tunnel_->stop(timeout); });
   control_.stop();
   if (control_thread_.joinable()) control_thread_.join();
   for (std::size_t i = 0; i < workers_.size(); ++i) {
@@ -380,6 +444,11 @@ void gateway::shutdown(std::chrono::milliseconds timeout) {
   }
   for (auto& t : threads_) t.join();
   threads_.clear();
+  if (tunnel_) {
+    tunnel_io_->stop();  // the exchanges are over; what the tunnel still carries goes too
+    if (tunnel_thread_.joinable()) tunnel_thread_.join();
+    tunnel_.reset();
+  }
   // After the exchanges: no client is left waiting on a stdio server.
   if (stdio_) stdio_->stop();
 }

@@ -24,6 +24,9 @@
 namespace mcpgate::stdio {
 class bridge_registry;
 }
+namespace mcpgate::tunnel {
+class connector;
+}
 
 namespace mcpgate::app {
 
@@ -78,6 +81,8 @@ class gateway {
   boost::asio::awaitable<void> check_route_health(http::snapshot_ptr snap, std::size_t route_index, std::uint64_t epoch);
   // Starts the stdio bridge thread the first time a config has a stdio route.
   void ensure_stdio_bridges(const config::config& cfg);
+  // `tunnel:`: a connector on a thread of its own, its streams to one of our listeners.
+  void start_tunnel(const config::tunnel_connector& settings);
 
   // Counters and rate-limit buckets, kept across snapshots (declared before current_:
   // snapshots hold pieces of it).
@@ -99,6 +104,11 @@ class gateway {
   std::mutex certificates_mutex_;  // poll_certificates() vs reload()
   std::atomic<std::uint64_t> certificate_reloads_{0};
   std::atomic<std::uint64_t> health_epoch_{0};
+  // The in-process tunnel connector (null without `tunnel:`); its own io_context so it can
+  // drain (GOAWAY) while the workers finish their exchanges.
+  std::unique_ptr<boost::asio::io_context> tunnel_io_;
+  std::unique_ptr<tunnel::connector> tunnel_;
+  std::thread tunnel_thread_;
 };
 
 }  // namespace mcpgate::app

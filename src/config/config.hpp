@@ -280,6 +280,22 @@ struct session_affinity {
   std::string key_file;
 };
 
+// `tunnel:`: the gateway dials out to a self-hosted edge (mcpgate edge) and serves the
+// streams it carries, as `mcpgate connect` does in a process of its own.
+struct tunnel_connector {
+  bool enabled = false;
+  std::string edge;         // host:port of the edge's connector listener
+  std::string token_file;   // read on every dial: a rotated token only needs the file replaced
+  std::string edge_ca;      // CA for the edge's certificate; "" = the system's
+  std::string server_name;  // name on the edge's certificate; "" = the host of `edge`
+  unsigned connections = 4;
+  // Which listener the streams reach: its address (as configured). "" = the first ws
+  // listener, else the first tls listener (the edge passes TLS through; the gateway must
+  // terminate it, so never a plain one).
+  std::string listener;
+  bool operator==(const tunnel_connector&) const = default;
+};
+
 struct config {
   std::string source;        // file the config came from ("" for strings in tests)
   std::string listen_addr;   // Anthropic key, kept as written
@@ -300,6 +316,7 @@ struct config {
   std::vector<named_ip_set> ip_sets;  // in file order
   audit_settings audit;
   struct session_affinity session_affinity;
+  tunnel_connector tunnel;
   unsigned workers = 0;       // 0 = one per core
 };
 

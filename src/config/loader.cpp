@@ -54,8 +54,9 @@ constexpr std::uintmax_t max_file_bytes = 4 * 1024 * 1024;
 
 const key_list top_keys{"listen_addr", "log_level", "shutdown_timeout", "tunnel_domain", "tls",
                         "routes", "upstream", "listeners", "limits", "workers", "trusted_proxies", "ip_sets",
-                        "audit", "session_affinity"};
+                        "audit", "session_affinity", "tunnel"};
 const key_list session_affinity_keys{"key_file"};
+const key_list tunnel_keys{"edge", "token_file", "edge_ca", "server_name", "connections", "listener"};
 const key_list edge_keys{"listen", "connector_listen", "tls", "base_domain", "registry", "log_level",
                          "shutdown_timeout", "client_hello_timeout", "max_client_hello_bytes",
                          "allowed_client_ips", "connectors"};
@@ -541,6 +542,8 @@ class loader {
       ip_sets(v);
     } else if (k == "audit") {
       audit(v);
+    } else if (k == "tunnel") {
+      tunnel(v);
     } else if (k == "session_affinity") {
       if (expect_map(v, k)) {
         for (const entry& a : entries(v, k, session_affinity_keys)) {
@@ -1640,6 +1643,67 @@ class loader {
     return out;
   }
 
+  void tunnel(const YAML::Node& node) {
+    if (!expect_map(node, "tunnel")) return;
+    auto& t = cfg_.tunnel;
+    t.enabled = true;
+    tunnel_node_ = node;
+    for (const entry& e : entries(node, "tunnel", tunnel_keys)) {
+      const std::string p = join("tunnel", e.key);
+      if (e.key == "connections") {
+        if (auto n = read_unsigned(e.value, p, 1, 64)) t.connections = static_cast<unsigned>(*n);
+        continue;
+      }
+      auto text = read_string(e.value, p);
+      if (!text) continue;
+      if (e.key == "edge") {
+        std::string why;
+        const auto parsed = parse_listen_address(*text, &why);
+        if (!parsed || parsed->host.empty() || parsed->port == 0) {
+          error(e.value, p, "expected HOST:PORT of the edge's connector listener (e.g. edge.example.com:7844), got " +
+                                quote(*text));
+        } else {
+          t.edge = *text;
+        }
+      } else if (e.key == "token_file") {
+        t.token_file = *text;
+      } else if (e.key == "edge_ca") {
+        t.edge_ca = *text;
+      } else if (e.key == "server_name") {
+        t.server_name = *text;
+      } else if (e.key == "listener") {
+        t.listener = *text;
+      }
+    }
+    if (t.edge.empty()) error(node, "tunnel.edge", "tunnel.edge is required (HOST:PORT of the edge's connector listener)");
+    if (t.token_file.empty()) error(node, "tunnel.token_file", "tunnel.token_file is required (the token from `mcpgate tunnel create`)");
+  }
+
+  // The tunnel's streams need a listener that terminates TLS.
+  void check_tunnel_listener() {
+    auto& t = cfg_.tunnel;
+    if (!t.enabled) return;
+    if (!t.listener.empty()) {
+      const auto it = std::find_if(cfg_.listeners.begin(), cfg_.listeners.end(),
+                                   [&](const listener& l) { return l.address == t.listener; });
+      if (it == cfg_.listeners.end()) {
+        error(tunnel_node_, "tunnel.listener", "no listener has the address " + quote(t.listener));
+      } else if (it->mode == listener_mode::plain) {
+        error(tunnel_node_, "tunnel.listener",
+              "listener " + quote(t.listener) + " is plain: tunnelled clients speak TLS to the gateway, so the "
+              "listener must be tls or ws");
+      }
+      return;
+    }
+    const bool usable = std::any_of(cfg_.listeners.begin(), cfg_.listeners.end(),
+                                    [](const listener& l) { return l.mode != listener_mode::plain; });
+    if (!usable) {
+      error(tunnel_node_, "tunnel",
+            "the tunnel needs a tls or ws listener (listen_addr, or a listeners entry with mode: tls): the edge "
+            "passes the client's TLS through and the gateway terminates it");
+    }
+  }
+
   void audit(const YAML::Node& node) {
     auto& out = cfg_.audit;
     out.enabled = true;
@@ -1764,6 +1828,7 @@ class loader {
                 "upstream IP validation is off: routes may reach any address (no SSRF protection)");
       }
     }
+    check_tunnel_listener();
   }
 
   // Routes that were written but failed count as written: no "no routes" warning on top.
@@ -1782,6 +1847,7 @@ class loader {
   std::string file_;
   overrides over_;
   config cfg_;
+  YAML::Node tunnel_node_;
   edge_config edge_;
   std::vector<diagnostic> diags_;
   std::map<int, place> null_values_;  // empty values (by offset in the text) -> their key's place
@@ -1980,6 +2046,11 @@ std::string summarize(const config& cfg) {
   out << "listeners:\n";
   for (const auto& l : cfg.listeners) out << listener_line(l) << "\n";
   out << "tunnel_domain: " << (cfg.tunnel_domain.empty() ? "(none)" : cfg.tunnel_domain) << "\n";
+  if (cfg.tunnel.enabled) {
+    out << "tunnel: connector to edge " << cfg.tunnel.edge << ", " << cfg.tunnel.connections
+        << " connection(s), token " << cfg.tunnel.token_file << ", streams to "
+        << (cfg.tunnel.listener.empty() ? "the first tls/ws listener" : cfg.tunnel.listener) << "\n";
+  }
   if (cfg.routes.empty()) {
     out << "routes: (none)\n";
   } else {

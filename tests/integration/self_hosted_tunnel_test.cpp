@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <sys/resource.h>
 #include <future>
+#include <optional>
 #include <mutex>
 #include <thread>
 
@@ -583,6 +584,39 @@ log_level: warn
   io.stop();
   runner.join();
   for (std::size_t i = 0; i < std::min<std::size_t>(failures.size(), 5); ++i) ADD_FAILURE() << failures[i];
+}
+
+TEST_F(SelfHostedTunnel, GatewayRunsTheConnectorItselfFromItsTunnelSection) {
+  // One process on the private side: `tunnel:` in the gateway's config; the streams reach
+  // its listen_addr (ws) listener with the client address.
+  gateway.reset();
+  gateway = std::make_unique<gateway_harness>(fmt::format(R"(
+listen_addr: "127.0.0.1:0"
+tunnel_domain: {}
+tls: {{ cert_file: "{}", key_file: "{}" }}
+routes: {{ echo: {{ upstream: "http://127.0.0.1:{}", mcp: false }} }}
+upstream: {{ allowed_ips: [127.0.0.0/8] }}
+tunnel: {{ edge: "127.0.0.1:{}", server_name: edge.test, edge_ca: "{}", token_file: "{}", connections: 2 }}
+)",
+                                                          domain, gateway_pki->server_cert, gateway_pki->server_key,
+                                                          upstream->port(), edge->connector_port(), edge_pki.ca_cert,
+                                                          token_file));
+  std::optional<std::pair<unsigned, std::string>> answer;
+  EXPECT_TRUE(wait_until([&] {
+    try {
+      tls_client client(edge->client_port(), host(), gateway_pki->ca_cert, "127.0.0.4");
+      answer = client.post(host(), "{\"in\":\"process\"}");
+      return true;
+    } catch (const std::exception&) {
+      return false;  // the connector has not connected yet
+    }
+  }));
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->first, 200u);
+  EXPECT_EQ(answer->second, "echo:{\"in\":\"process\"}");
+  EXPECT_EQ(seen->at(seen->size() - 1)["X-Forwarded-For"], "127.0.0.4");
+  // Shutdown drains: GOAWAY first, then the gateway stops.
+  gateway->shutdown(2s);
 }
 
 TEST_F(SelfHostedTunnel, ConnectorsComeBackAfterTheEdgeRestarts) {

@@ -86,3 +86,59 @@ TEST(EdgeConfig, MistakesAreErrorsWithTheKey) {
 
 }  // namespace
 }  // namespace mcpgate::config
+
+namespace mcpgate::config {
+namespace {
+
+// The gateway's `tunnel:` section (the connector in-process).
+const std::string tls_listener = R"(
+listeners: [ { address: "127.0.0.1:8443", mode: tls } ]
+tls: { cert_file: /c.crt, key_file: /c.key }
+routes: { echo: "http://10.0.0.1:3000" }
+)";
+
+TEST(GatewayTunnelSection, ReadsEveryKey) {
+  const auto r = load_string(tls_listener + R"(
+tunnel: { edge: "edge.example.com:7844", token_file: /etc/mcpgate/tunnel.token, edge_ca: /ca.crt,
+          server_name: edge.example.com, connections: 2, listener: "127.0.0.1:8443" }
+)");
+  std::string errors;
+  for (const auto& d : r.diagnostics) errors += d.to_string() + "\n";
+  ASSERT_TRUE(r.ok()) << errors;
+  const auto& t = r.snapshot->tunnel;
+  EXPECT_TRUE(t.enabled);
+  EXPECT_EQ(t.edge, "edge.example.com:7844");
+  EXPECT_EQ(t.token_file, "/etc/mcpgate/tunnel.token");
+  EXPECT_EQ(t.edge_ca, "/ca.crt");
+  EXPECT_EQ(t.connections, 2u);
+  EXPECT_EQ(t.listener, "127.0.0.1:8443");
+  EXPECT_NE(summarize(*r.snapshot).find("tunnel: connector to edge edge.example.com:7844"), std::string::npos);
+}
+
+TEST(GatewayTunnelSection, MistakesAreErrors) {
+  const struct {
+    std::string yaml;
+    std::string expected;
+  } cases[] = {
+      {tls_listener + "tunnel: { token_file: /t }\n", "tunnel.edge is required"},
+      {tls_listener + "tunnel: { edge: \"e:7844\" }\n", "tunnel.token_file is required"},
+      {tls_listener + "tunnel: { edge: \"7844\", token_file: /t }\n", "expected HOST:PORT"},
+      {tls_listener + "tunnel: { edge: \"e:7844\", token_file: /t, connections: 0 }\n", "expected an integer 1..64"},
+      {tls_listener + "tunnel: { edge: \"e:7844\", token_file: /t, listener: \"127.0.0.1:1\" }\n",
+       "no listener has the address"},
+      {"listeners: [ { address: \"127.0.0.1:8080\", mode: plain } ]\nroutes: { echo: \"http://10.0.0.1:3000\" }\n"
+       "tunnel: { edge: \"e:7844\", token_file: /t }\n",
+       "the tunnel needs a tls or ws listener"},
+      {tls_listener + "tunnel: { edge: \"e:7844\", token_file: /t, tokenfile: x }\n", "unknown key \"tokenfile\""},
+  };
+  for (const auto& c : cases) {
+    const auto r = load_string(c.yaml);
+    std::string errors;
+    for (const auto& d : r.diagnostics) errors += d.to_string() + "\n";
+    EXPECT_FALSE(r.ok()) << c.yaml;
+    EXPECT_NE(errors.find(c.expected), std::string::npos) << c.yaml << "\n-> " << errors;
+  }
+}
+
+}  // namespace
+}  // namespace mcpgate::config
