@@ -21,6 +21,7 @@
 #include "app/commands.hpp"
 #include "config/units.hpp"
 #include "pki/text.hpp"
+#include "config/loader.hpp"
 #include "tunnel/registry.hpp"
 
 namespace mcpgate::app {
@@ -157,6 +158,7 @@ CLI::App* add_tunnel_command(CLI::App& app, tunnel_options& o) {
   auto* tunnel = app.add_subcommand("tunnel", "Create and manage the edge's tunnels and their tokens");
   tunnel->require_subcommand(1);
   // Not ->required(): the edge config (-c) is to fill them too, so run_tunnel checks them.
+  tunnel->add_option("-c,--config", o.edge_config, "The edge's config: registry and base_domain from it");
   tunnel->add_option("--registry", o.registry_path, "The edge's tunnel registry (SQLite file; create makes it)");
   tunnel->add_option("--base-domain", o.base_domain, "New tunnels get the domain <id>.NAME");
 
@@ -187,9 +189,22 @@ CLI::App* add_tunnel_command(CLI::App& app, tunnel_options& o) {
   return tunnel;
 }
 
-int run_tunnel(const tunnel_options& o) {
+int run_tunnel(const tunnel_options& given) {
   using action = tunnel_options::action;
-  if (o.registry_path.empty()) return say(exit_usage, "--registry PATH is required (the edge's tunnel registry file)");
+  tunnel_options o = given;
+  if (!o.edge_config.empty()) {
+    // The edge's own file, so the CLI and the running edge cannot disagree on the registry.
+    const auto loaded = config::load_edge_file(o.edge_config);
+    if (!loaded.ok()) {
+      for (const auto& d : loaded.diagnostics) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+      return say(exit_usage, "cannot use the edge config " + o.edge_config);
+    }
+    if (o.registry_path.empty()) o.registry_path = loaded.snapshot->registry;
+    if (o.base_domain.empty()) o.base_domain = loaded.snapshot->base_domain;
+  }
+  if (o.registry_path.empty()) {
+    return say(exit_usage, "--registry PATH or -c EDGE_CONFIG is required (the edge's tunnel registry file)");
+  }
   if (o.what == action::create && o.base_domain.empty() && o.domain.empty()) {
     return say(exit_usage, "create needs --base-domain NAME (the tunnel gets <id>.NAME) or --domain CUSTOM");
   }

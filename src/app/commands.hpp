@@ -117,8 +117,9 @@ int run_connect(const connect_options& options);
 struct tunnel_options {
   enum class action { none, create, list, show, rotate_token, archive };
   action what = action::none;
-  // Where the registry is and what domain new tunnels get: --registry and --base-domain for
-  // now; the edge config (-c) is to fill the same two fields, so nothing else reads flags.
+  // Where the registry is and what domain new tunnels get: from the edge's config (-c), or
+  // --registry and --base-domain, which win over it.
+  std::string edge_config;
   std::string registry_path;
   std::string base_domain;
   std::string id;      // show, rotate-token, archive

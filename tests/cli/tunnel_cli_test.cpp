@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 #include "cli/cli_support.hpp"
 #include "tunnel/registry.hpp"
@@ -83,6 +84,24 @@ TEST(TunnelCli, GlobalOptionsGoBeforeOrAfterTheSubcommand) {
       run_mcpgate({"tunnel", "--registry", f.registry, "--base-domain", "t.example.com", "create", "--name", "a"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   f.parse(r.out);
+}
+
+TEST(TunnelCli, EdgeConfigGivesRegistryAndBaseDomain) {
+  tunnel_fixture f;
+  const std::string config = f.dir / "edge.yaml";
+  std::ofstream(config) << "tls: { cert_file: /e.crt, key_file: /e.key }\nbase_domain: tunnels.example.org\nregistry: "
+                        << f.registry << "\n";
+  const auto r = run_mcpgate({"tunnel", "-c", config, "create", "--name", "from config"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto token = f.parse(r.out);
+  tunnel::registry reg(f.registry);
+  ASSERT_TRUE(reg.find(token.tunnel_id));
+  EXPECT_EQ(reg.find(token.tunnel_id)->domain, token.tunnel_id + ".tunnels.example.org");
+  // A broken edge config is a usage error, with the config's own diagnostics.
+  std::ofstream(config) << "base_domain: x.example.org\nregsitry: /tmp/x\n";
+  const auto bad = run_mcpgate({"tunnel", "-c", config, "list"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("unknown key \"regsitry\""), std::string::npos) << bad.err;
 }
 
 TEST(TunnelCli, ListAndShowAsTableAndJson) {
