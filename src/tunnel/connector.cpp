@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "net/listen.hpp"
+#include "observability/throttle.hpp"
 #include "tunnel/handshake.hpp"
 #include "tunnel/token.hpp"
 
@@ -321,8 +322,11 @@ struct connector::state : std::enable_shared_from_this<state> {
       co_return;
     }
     if (!channel) {
-      spdlog::warn("connector: stream for {} ({}): cannot reach the gateway at {}: {}", request.client_address,
-                   request.authority, self->settings.to, ec.message());
+      // A gateway that is down would otherwise write a line per client connection.
+      if (auto held = observability::warnings().admit("connector-gateway-down")) {
+        spdlog::warn("connector: stream for {} ({}): cannot reach the gateway at {}: {}{}", request.client_address,
+                     request.authority, self->settings.to, ec.message(), observability::held_back(*held));
+      }
       link->refuse_stream(request.id, 502);
       co_return;
     }

@@ -237,8 +237,14 @@ struct edge_server::state : std::enable_shared_from_this<state> {
       }
       auto link = self->least_busy(tunnel_id, *tried);
       if (!link) {
-        spdlog::info("edge: client {} closed: tunnel {} ({}) has no connector connected", request.client_address,
-                     tunnel_id, request.authority);
+        if (tried->empty()) {
+          spdlog::info("edge: client {} closed: tunnel {} ({}) has no connector connected", request.client_address,
+                       tunnel_id, request.authority);
+        } else {
+          spdlog::info("edge: client {} closed: every connector connection of tunnel {} ({} tried) refused the "
+                       "stream (the connector cannot reach its gateway?)",
+                       request.client_address, tunnel_id, tried->size());
+        }
         request.client->close();
         return;
       }

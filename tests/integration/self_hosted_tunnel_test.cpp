@@ -619,6 +619,23 @@ tunnel: {{ edge: "127.0.0.1:{}", server_name: edge.test, edge_ca: "{}", token_fi
   gateway->shutdown(2s);
 }
 
+TEST_F(SelfHostedTunnel, StreamRefusedByOneConnectorIsRetriedOnAnother) {
+  // One connector whose gateway is down (it answers 502 to every stream), one healthy:
+  // every client gets through, whichever connection the edge tries first.
+  auto broken = connector_settings(2);
+  broken.to = "tcp://127.0.0.1:1";  // nothing listens there
+  connectors.push_back(std::make_unique<running_connector>(broken));
+  ASSERT_TRUE(wait_until([&] { return connectors.back()->connected >= 2; }));
+  start_connector(1);
+  for (int i = 0; i < 6; ++i) {
+    tls_client client(edge->client_port(), host(), gateway_pki->ca_cert);
+    EXPECT_EQ(client.post(host(), "{}").first, 200u);
+  }
+  // Only broken ones left: the client is closed, not kept waiting.
+  connectors.pop_back();
+  EXPECT_THROW(tls_client(edge->client_port(), host(), gateway_pki->ca_cert), std::exception);
+}
+
 TEST_F(SelfHostedTunnel, ConnectorsComeBackAfterTheEdgeRestarts) {
   auto& connector = start_connector(2);
   const auto port = edge->connector_port();
