@@ -18,6 +18,7 @@
 #include "net/ip_prefix.hpp"
 #include "net/listen.hpp"
 #include "net/tls_context.hpp"
+#include "observability/throttle.hpp"
 #include "tunnel/client_hello.hpp"
 #include "tunnel/h2_link.hpp"
 #include "tunnel/handshake.hpp"
@@ -63,6 +64,16 @@ int select_tunnel_alpn(SSL*, const unsigned char** out, unsigned char* outlen, c
 }
 
 std::string endpoint_text(const tcp::endpoint& ep) { return net::endpoint_text(ep); }
+
+// Why a client was closed without being forwarded. The client port is open to the whole
+// internet (scanners, clients of tunnels long gone): one line a second per reason, with a
+// count of those held back.
+template <class... Args>
+void client_closed(std::string_view reason, fmt::format_string<Args...> format, Args&&... args) {
+  const auto held = observability::warnings().admit(std::string("edge-client-") + std::string(reason));
+  if (!held) return;
+  spdlog::info("{}{}", fmt::format(format, std::forward<Args>(args)...), observability::held_back(*held));
+}
 
 asio::awaitable<void> pause(asio::io_context& io, std::chrono::milliseconds how_long) {
   asio::steady_timer timer(io, how_long);
@@ -172,7 +183,7 @@ struct edge_server::state : std::enable_shared_from_this<state> {
     if (ec) co_return;
     const std::string client = endpoint_text(peer);
     if (!self->allowed_clients.empty() && !self->allowed_clients.contains(net::unmapped(peer.address()))) {
-      spdlog::info("edge: client {} refused: ip_denied (not in allowed_client_ips)", client);
+      client_closed("ip_denied", "edge: client {} refused: ip_denied (not in allowed_client_ips)", client);
       co_return;
     }
     socket.set_option(tcp::no_delay(true), ec);
@@ -190,7 +201,7 @@ struct edge_server::state : std::enable_shared_from_this<state> {
       hello.resize(old + n);
       if (rec) {
         if (rec == beast::error::timeout) {
-          spdlog::info("edge: client {} closed: no complete TLS ClientHello within {} ms", client,
+          client_closed("hello_timeout", "edge: client {} closed: no complete TLS ClientHello within {} ms", client,
                        self->cfg->client_hello_timeout.count());
         }
         co_return;
@@ -200,7 +211,7 @@ struct edge_server::state : std::enable_shared_from_this<state> {
     }
     stream.expires_never();
     if (parsed.status != hello_status::ok) {
-      spdlog::info("edge: client {} closed: {}", client,
+      client_closed("bad_hello", "edge: client {} closed: {}", client,
                    parsed.status == hello_status::too_large ? "ClientHello larger than max_client_hello_bytes"
                    : parsed.status == hello_status::not_tls ? "not TLS (the edge only passes TLS through)"
                                                             : "malformed ClientHello: " + parsed.error);
@@ -208,12 +219,12 @@ struct edge_server::state : std::enable_shared_from_this<state> {
     }
     const std::string& name = parsed.info.server_name;
     if (name.empty()) {
-      spdlog::info("edge: client {} closed: no server name (SNI) in its ClientHello", client);
+      client_closed("no_sni", "edge: client {} closed: no server name (SNI) in its ClientHello", client);
       co_return;
     }
     const auto tunnel_id = self->tunnel_for(name);
     if (!tunnel_id) {
-      spdlog::info("edge: client {} closed: no tunnel for host {}", client, name);
+      client_closed("no_tunnel", "edge: client {} closed: no tunnel for host {}", client, name);
       co_return;
     }
     h2_link::open_request request;
@@ -230,7 +241,7 @@ struct edge_server::state : std::enable_shared_from_this<state> {
                    std::shared_ptr<std::set<const h2_link*>> tried) {
     for (;;) {
       if (tried->size() >= self->cfg->stream_open_attempts) {
-        spdlog::info("edge: client {} closed: {} connector connection(s) of tunnel {} refused the stream",
+        client_closed("refused", "edge: client {} closed: {} connector connection(s) of tunnel {} refused the stream",
                      request.client_address, tried->size(), tunnel_id);
         request.client->close();
         return;
@@ -238,10 +249,10 @@ struct edge_server::state : std::enable_shared_from_this<state> {
       auto link = self->least_busy(tunnel_id, *tried);
       if (!link) {
         if (tried->empty()) {
-          spdlog::info("edge: client {} closed: tunnel {} ({}) has no connector connected", request.client_address,
+          client_closed("no_connector", "edge: client {} closed: tunnel {} ({}) has no connector connected", request.client_address,
                        tunnel_id, request.authority);
         } else {
-          spdlog::info("edge: client {} closed: every connector connection of tunnel {} ({} tried) refused the "
+          client_closed("refused", "edge: client {} closed: every connector connection of tunnel {} ({} tried) refused the "
                        "stream (the connector cannot reach its gateway?)",
                        request.client_address, tunnel_id, tried->size());
         }
