@@ -70,7 +70,7 @@ std::optional<gateway_target> parse_target(std::string_view to, std::string& why
   if (scheme == "ws") t.websocket = true;
   else if (scheme == "tcp") t.websocket = false;
   else {
-    why = "--to: scheme must be ws (the gateway's WebSocket listener, listen_addr) or tcp (a plain or tls listener), "
+    why = "--to: scheme must be ws (the gateway's WebSocket listener, listen_addr) or tcp (a tls listener), "
           "got \"" + std::string(scheme) + "\"";
     return std::nullopt;
   }

@@ -163,17 +163,20 @@ struct edge_server::state : std::enable_shared_from_this<state> {
 
   // ---- public clients ---------------------------------------------------------------
 
-  static asio::awaitable<void> accept_clients(std::shared_ptr<state> self) {
+  using serve_fn = asio::awaitable<void> (*)(std::shared_ptr<state>, tcp::socket);
+
+  static asio::awaitable<void> accept_loop(std::shared_ptr<state> self, tcp::acceptor& acceptor, serve_fn serve,
+                                           const char* which) {
     while (!self->stopping) {
-      auto [ec, socket] = co_await self->client_acceptor.async_accept(nothrow);
+      auto [ec, socket] = co_await acceptor.async_accept(nothrow);
       if (ec) {
         if (ec == asio::error::operation_aborted || self->stopping) break;
         // Out of descriptors or memory: wait a little instead of spinning on the error.
-        spdlog::warn("edge: accept on the client listener failed: {}", ec.message());
+        spdlog::warn("edge: accept on the {} listener failed: {}", which, ec.message());
         co_await pause(self->io, std::chrono::milliseconds(100));
         continue;
       }
-      asio::co_spawn(self->io, serve_client(self, std::move(socket)), asio::detached);
+      asio::co_spawn(self->io, serve(self, std::move(socket)), asio::detached);
     }
   }
 
@@ -270,20 +273,6 @@ struct edge_server::state : std::enable_shared_from_this<state> {
   }
 
   // ---- connectors -------------------------------------------------------------------
-
-  static asio::awaitable<void> accept_connectors(std::shared_ptr<state> self) {
-    while (!self->stopping) {
-      auto [ec, socket] = co_await self->connector_acceptor.async_accept(nothrow);
-      if (ec) {
-        if (ec == asio::error::operation_aborted || self->stopping) break;
-        // Out of descriptors or memory: wait a little instead of spinning on the error.
-        spdlog::warn("edge: accept on the connector listener failed: {}", ec.message());
-        co_await pause(self->io, std::chrono::milliseconds(100));
-        continue;
-      }
-      asio::co_spawn(self->io, serve_connector(self, std::move(socket)), asio::detached);
-    }
-  }
 
   static asio::awaitable<void> serve_connector(std::shared_ptr<state> self, tcp::socket socket) {
     error_code ec;
@@ -398,8 +387,11 @@ edge_server::edge_server(asio::io_context& io, std::shared_ptr<const config::edg
 edge_server::~edge_server() = default;
 
 void edge_server::start() {
-  asio::co_spawn(state_->io, state::accept_clients(state_), asio::detached);
-  asio::co_spawn(state_->io, state::accept_connectors(state_), asio::detached);
+  asio::co_spawn(state_->io, state::accept_loop(state_, state_->client_acceptor, &state::serve_client, "client"),
+                 asio::detached);
+  asio::co_spawn(state_->io,
+                 state::accept_loop(state_, state_->connector_acceptor, &state::serve_connector, "connector"),
+                 asio::detached);
   asio::co_spawn(state_->io, state::poll_registry(state_), asio::detached);
 }
 

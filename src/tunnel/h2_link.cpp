@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstring>
 #include <optional>
 
@@ -108,8 +109,8 @@ struct h2_link::callbacks {
       }
     } else if (n == ":status") {
       unsigned status = 0;
-      for (char c : v) status = c >= '0' && c <= '9' && status < 1000 ? status * 10 + static_cast<unsigned>(c - '0') : 9999;
-      r->status = status;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), status);
+      r->status = ec == std::errc() && end == v.data() + v.size() ? status : 0;  // 0: never "accepted"
     }
     return 0;
   }
@@ -121,10 +122,7 @@ struct h2_link::callbacks {
         if (frame->hd.flags & NGHTTP2_FLAG_ACK) l.pings_unanswered_ = 0;
         return 0;
       case NGHTTP2_GOAWAY:
-        l.draining_ = true;
-        if (l.on_goaway) asio::post(l.ping_timer_.get_executor(), [self = l.shared_from_this()] {
-            if (self->on_goaway) self->on_goaway();
-          });
+        l.draining_ = true;  // accepting() is false from now on: the edge picks other connections
         return 0;
       case NGHTTP2_HEADERS: {
         auto r = find(l, frame->hd.stream_id);

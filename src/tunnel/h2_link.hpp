@@ -81,8 +81,6 @@ class h2_link : public std::enable_shared_from_this<h2_link> {
   // Connector: each stream the edge opens; answer with accept_stream or refuse_stream,
   // at once or later.
   std::function<void(const stream_request&)> on_stream_request;
-  // Either side: the peer sent GOAWAY (no new streams on this link).
-  std::function<void()> on_goaway;
 
   // Runs the session until the connection ends (peer closed, error, PING timeout, or
   // close()); every stream still open is aborted then (the edge's unanswered opens come
