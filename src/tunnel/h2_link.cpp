@@ -24,8 +24,11 @@ using boost::system::error_code;
 namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
-// One read from the local side; the stream window bounds what waits to be sent anyway.
-constexpr std::size_t local_read_chunk = 64 * 1024;
+// DATA frame payload that, with its 9-byte header, fills exactly one TLS record.
+constexpr std::size_t frame_payload = 16384 - 9;
+// One read from the local side: whole frames, so a bulk read leaves as four full records
+// (a 64 KiB read would leave a fifth frame of 36 bytes, a record and a send of its own).
+constexpr std::size_t local_read_chunk = 4 * frame_payload;
 // Frames gathered into one TLS write: few large records for bulk, no waiting for more.
 constexpr std::size_t write_batch = 64 * 1024;
 
@@ -192,6 +195,15 @@ struct h2_link::callbacks {
     return 0;
   }
 
+  // DATA frames of 16,375 bytes: with its 9-byte header each fills exactly one TLS record
+  // (16 KiB of plaintext), so a batch of frames leaves as full records and never as full
+  // records plus a small one for the headers that did not fit.
+  static ssize_t data_frame_length(nghttp2_session*, std::uint8_t, std::int32_t, std::int32_t session_window,
+                                   std::int32_t stream_window, std::uint32_t max_frame, void*) {
+    return std::min({static_cast<std::int32_t>(frame_payload), session_window, stream_window,
+                     static_cast<std::int32_t>(max_frame)});
+  }
+
   static ssize_t read_data(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length,
                            std::uint32_t* data_flags, nghttp2_data_source* source, void*) {
     auto& r = *static_cast<relay*>(source->ptr);
@@ -230,6 +242,7 @@ h2_link::h2_link(std::unique_ptr<tls_socket> tls, role side, link_settings setti
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &callbacks::on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &callbacks::on_data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &callbacks::on_stream_close);
+  nghttp2_session_callbacks_set_data_source_read_length_callback(cbs, &callbacks::data_frame_length);
   nghttp2_option* option = nullptr;
   nghttp2_option_new(&option);
   nghttp2_option_set_no_auto_window_update(option, 1);
