@@ -64,20 +64,6 @@ unsigned worker_count(const config::config& cfg) {
   return cores == 0 ? 1 : cores;
 }
 
-tcp::endpoint bind_endpoint(const config::listener& l, std::uint16_t port) {
-  if (l.bind_host.empty()) return {asio::ip::address_v6::any(), port};  // dual-stack
-  error_code ec;
-  auto address = asio::ip::make_address(l.bind_host, ec);
-  if (!ec) return {address, port};
-  asio::io_context io;
-  tcp::resolver resolver(io);
-  auto results = resolver.resolve(l.bind_host, std::to_string(port), ec);
-  if (ec || results.empty()) {
-    throw std::runtime_error("listener " + l.address + ": cannot resolve '" + l.bind_host + "': " + ec.message());
-  }
-  return results.begin()->endpoint();
-}
-
 std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& io, const tcp::endpoint& ep, const std::string& name) {
   // Every worker has its own acceptor on the same port; the kernel spreads connections.
   auto acceptor = std::make_unique<tcp::acceptor>(io);
@@ -192,7 +178,7 @@ void gateway::start() {
   observability::configure_audit(snap->cfg->audit);
   log_routes(*snap->cfg);
   for (auto& slot : slots_) {
-    auto ep = bind_endpoint(slot->cfg, slot->cfg.port);
+    auto ep = net::bind_endpoint(slot->cfg.bind_host, slot->cfg.port, "listener " + slot->cfg.address);
     ensure_port_free(ep, slot->cfg.address);
     for (auto& w : workers_) {
       slot->acceptors.push_back(open_acceptor(w->io(), ep, slot->cfg.address));
@@ -235,21 +221,17 @@ void gateway::start() {
 }
 
 void gateway::start_tunnel(const config::tunnel_connector& t) {
-  const bound_listener* target = nullptr;
-  for (const auto& b : bound_) {
-    if (!t.listener.empty() ? b.config.address == t.listener : b.config.mode == config::listener_mode::ws) {
-      target = &b;
-      break;
-    }
-  }
-  if (!target && t.listener.empty()) {
-    for (const auto& b : bound_) {
-      if (b.config.mode == config::listener_mode::tls) {
-        target = &b;
-        break;
-      }
-    }
-  }
+  // The listener named, else the first ws one, else the first tls one (the loader made
+  // sure there is one that is not plain).
+  const auto first = [&](auto matches) -> const bound_listener* {
+    const auto it = std::find_if(bound_.begin(), bound_.end(), matches);
+    return it == bound_.end() ? nullptr : &*it;
+  };
+  const auto mode_is = [](config::listener_mode m) { return [m](const bound_listener& b) { return b.config.mode == m; }; };
+  const bound_listener* target =
+      !t.listener.empty() ? first([&](const bound_listener& b) { return b.config.address == t.listener; })
+                          : first(mode_is(config::listener_mode::ws));
+  if (!target && t.listener.empty()) target = first(mode_is(config::listener_mode::tls));
   if (!target) throw std::runtime_error("tunnel: no tls or ws listener to send the streams to");
   auto address = target->endpoint.address();
   if (address.is_unspecified()) {

@@ -320,11 +320,20 @@ struct config {
   unsigned workers = 0;       // 0 = one per core
 };
 
+// ":PORT": every interface, IPv4 and IPv6.
+inline listener all_interfaces(std::uint16_t port) {
+  listener l;
+  l.address = ":" + std::to_string(port);
+  l.port = port;
+  return l;
+}
+
 // `mcpgate edge --config edge.yaml`: the public side of a self-hosted tunnel.
 struct edge_config {
   std::string source;
-  std::string listen = ":443";            // public clients (TLS passed through, never terminated)
-  std::string connector_listen = ":7844";  // connectors (TLS 1.3 with the edge's own certificate)
+  // Only address, bind_host and port apply: the edge's listeners have no modes or rules.
+  listener listen = all_interfaces(443);             // public clients (TLS passed through, never terminated)
+  listener connector_listen = all_interfaces(7844);  // connectors (TLS 1.3 with the edge's own certificate)
   tls_files tls;                          // the edge's certificate for connectors
   std::string base_domain;                // tunnels get <id>.<base_domain>
   std::string registry = "/var/lib/mcpgate/edge.db";

@@ -440,7 +440,7 @@ class loader {
         const std::string& k = e.key;
         const YAML::Node& v = e.value;
         if (k == "listen" || k == "connector_listen") {
-          if (auto a = read_address(v, k)) (k == "listen" ? edge_.listen : edge_.connector_listen) = *read_string(v, k);
+          if (auto l = read_address(v, k)) (k == "listen" ? edge_.listen : edge_.connector_listen) = std::move(*l);
         } else if (k == "tls") {
           read_tls(v, k, edge_.tls);
         } else if (k == "base_domain") {

@@ -2,6 +2,10 @@
 
 #include <sys/socket.h>
 
+#include <stdexcept>
+
+#include <boost/asio/io_context.hpp>
+
 #include "net/ip_prefix.hpp"
 
 namespace mcpgate::net {
@@ -19,6 +23,20 @@ boost::system::error_code bind_acceptor(tcp::acceptor& acceptor, const tcp::endp
   }
   if (!ec) acceptor.bind(ep, ec);
   return ec;
+}
+
+tcp::endpoint bind_endpoint(const std::string& host, std::uint16_t port, const std::string& what) {
+  if (host.empty()) return {asio::ip::address_v6::any(), port};  // dual-stack
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (!ec) return {address, port};
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(host, std::to_string(port), ec);
+  if (ec || results.empty()) {
+    throw std::runtime_error(what + ": cannot resolve '" + host + "': " + ec.message());
+  }
+  return results.begin()->endpoint();
 }
 
 std::string endpoint_text(const tcp::endpoint& ep) {

@@ -36,18 +36,6 @@ namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr auto registry_poll = std::chrono::seconds(1);
 
-tcp::endpoint parse_endpoint(const std::string& text, const std::string& what) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error(what + ": expected host:port, got \"" + text + "\"");
-  std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "::";
-  error_code ec;
-  const auto address = asio::ip::make_address(host, ec);
-  if (ec) throw std::runtime_error(what + ": \"" + host + "\" is not an IP address (the edge binds addresses, not names)");
-  return {address, static_cast<unsigned short>(std::stoul(text.substr(colon + 1)))};
-}
-
 int select_tunnel_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                        unsigned int inlen, void*) {
   for (unsigned i = 0; i < inlen;) {
@@ -62,8 +50,6 @@ int select_tunnel_alpn(SSL*, const unsigned char** out, unsigned char* outlen, c
   }
   return SSL_TLSEXT_ERR_ALERT_FATAL;  // not a connector: fail the handshake with a clear alert
 }
-
-std::string endpoint_text(const tcp::endpoint& ep) { return net::endpoint_text(ep); }
 
 // Why a client was closed without being forwarded. The client port is open to the whole
 // internet (scanners, clients of tunnels long gone): one line a second per reason, with a
@@ -184,7 +170,7 @@ struct edge_server::state : std::enable_shared_from_this<state> {
     error_code ec;
     const auto peer = socket.remote_endpoint(ec);
     if (ec) co_return;
-    const std::string client = endpoint_text(peer);
+    const std::string client = net::endpoint_text(peer);
     if (!self->allowed_clients.empty() && !self->allowed_clients.contains(net::unmapped(peer.address()))) {
       client_closed("ip_denied", "edge: client {} refused: ip_denied (not in allowed_client_ips)", client);
       co_return;
@@ -278,7 +264,7 @@ struct edge_server::state : std::enable_shared_from_this<state> {
     error_code ec;
     const auto peer = socket.remote_endpoint(ec);
     if (ec) co_return;
-    const std::string from = endpoint_text(peer);
+    const std::string from = net::endpoint_text(peer);
     socket.set_option(tcp::no_delay(true), ec);
     auto tls = std::make_shared<tls_socket>(std::move(socket), *self->connector_tls);
     std::optional<handshake_deadline> deadline(std::in_place, tls, self->cfg->connector_handshake_timeout);
@@ -372,11 +358,12 @@ edge_server::edge_server(asio::io_context& io, std::shared_ptr<const config::edg
   SSL_CTX* native = s.connector_tls->native_handle();
   SSL_CTX_set_min_proto_version(native, TLS1_3_VERSION);  // the exporter proof needs TLS 1.3
   SSL_CTX_set_alpn_select_cb(native, select_tunnel_alpn, nullptr);
-  const auto bind = [](tcp::acceptor& acceptor, const std::string& text, const std::string& what) {
-    const auto ep = parse_endpoint(text, what);
+  const auto bind = [](tcp::acceptor& acceptor, const config::listener& l, const std::string& key) {
+    const std::string what = key + " " + l.address;
+    const auto ep = net::bind_endpoint(l.bind_host, l.port, what);
     auto ec = net::bind_acceptor(acceptor, ep, false);
     if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) throw std::runtime_error(what + " " + text + ": " + ec.message());
+    if (ec) throw std::runtime_error(what + ": " + ec.message());
   };
   bind(s.client_acceptor, s.cfg->listen, "listen");
   bind(s.connector_acceptor, s.cfg->connector_listen, "connector_listen");

@@ -22,8 +22,11 @@ TEST(EdgeConfig, DefaultsAroundTheRequiredKeys) {
   const auto r = load_edge_string(minimal, "edge.yaml");
   ASSERT_TRUE(r.ok()) << errors_of(r);
   const auto& c = *r.snapshot;
-  EXPECT_EQ(c.listen, ":443");
-  EXPECT_EQ(c.connector_listen, ":7844");
+  EXPECT_EQ(c.listen.address, ":443");
+  EXPECT_EQ(c.listen.port, 443);
+  EXPECT_EQ(c.listen.bind_host, "");
+  EXPECT_EQ(c.connector_listen.address, ":7844");
+  EXPECT_EQ(c.connector_listen.port, 7844);
   EXPECT_EQ(c.base_domain, "tunnels.example.com");
   EXPECT_EQ(c.registry, "/var/lib/mcpgate/edge.db");
   EXPECT_EQ(c.client_hello_timeout, std::chrono::seconds(10));
@@ -49,8 +52,11 @@ connectors: { stream_window: 1MiB, connection_window: 32MiB, ping_interval: 5s, 
 )");
   ASSERT_TRUE(r.ok()) << errors_of(r);
   const auto& c = *r.snapshot;
-  EXPECT_EQ(c.listen, "0.0.0.0:8443");
-  EXPECT_EQ(c.connector_listen, "[::]:7000");
+  EXPECT_EQ(c.listen.address, "0.0.0.0:8443");
+  EXPECT_EQ(c.listen.bind_host, "0.0.0.0");
+  EXPECT_EQ(c.listen.port, 8443);
+  EXPECT_EQ(c.connector_listen.address, "[::]:7000");
+  EXPECT_EQ(c.connector_listen.bind_host, "::");
   EXPECT_EQ(c.registry, "/srv/edge.db");
   EXPECT_EQ(c.level, log_level::debug);
   EXPECT_EQ(c.max_client_hello_bytes, 8u * 1024);
