@@ -132,4 +132,14 @@ struct tunnel_options {
 CLI::App* add_tunnel_command(CLI::App& app, tunnel_options& options);
 int run_tunnel(const tunnel_options& options);
 
+struct api_key_options {
+  enum class action { none, create, hash };
+  action what = action::none;
+  std::string name;
+  std::vector<std::string> routes;
+  std::vector<std::string> tools;
+};
+CLI::App* add_api_key_command(CLI::App& app, api_key_options& options);
+int run_api_key(const api_key_options& options);
+
 }  // namespace mcpgate::app

@@ -155,6 +155,8 @@ std::string days_left(const std::string& cert_file) {
 }  // namespace
 
 gateway::gateway(std::shared_ptr<const config::config> cfg) {
+  // Issuer keys are fetched off the data path; workers only read them.
+  policy_->set_control_executor(control_.get_executor());
   ensure_stdio_bridges(*cfg);
   current_.store(std::make_shared<const http::runtime_snapshot>(cfg, ++generation_, std::chrono::system_clock::now(),
                                                                 policy_, stdio_));

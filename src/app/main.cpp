@@ -65,6 +65,8 @@ int main(int argc, char** argv) {
   auto* con = add_connect_command(app, connect);
   tunnel_options tunnel;
   auto* tnl = add_tunnel_command(app, tunnel);
+  api_key_options api_key;
+  auto* key = add_api_key_command(app, api_key);
 
   auto args = normalise_go_flags(argc, argv);
   std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
@@ -87,5 +89,6 @@ int main(int argc, char** argv) {
   if (*edg) return run_edge(edge);
   if (*con) return run_connect(connect);
   if (*tnl) return run_tunnel(tunnel);
+  if (*key) return run_api_key(api_key);
   return 2;
 }

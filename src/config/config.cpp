@@ -15,14 +15,34 @@ std::string upstream_target::to_string() const {
   return scheme + "://" + authority();
 }
 
-std::string stdio_server::identity() const {
-  // Length-prefixed fields: no two different settings give the same string.
+namespace {
+
+// Length-prefixed fields: no two different settings give the same string.
+struct identity_writer {
   std::string out;
-  auto add = [&out](std::string_view field) {
+  void operator()(std::string_view field) {
     out += std::to_string(field.size());
     out += ':';
     out += field;
-  };
+  }
+};
+
+}  // namespace
+
+std::string oauth_settings::key_source_identity() const {
+  identity_writer add;
+  add(issuer);
+  add(jwks_uri);
+  add(ca_file);
+  for (const auto& prefix : allowed_ips) add(prefix.to_string());
+  add("|");
+  add(std::to_string(refresh_interval.count()));
+  return std::move(add.out);
+}
+
+std::string stdio_server::identity() const {
+  identity_writer add;
+  auto& out = add.out;
   for (const auto& a : argv) add(a);
   out += '|';
   for (const auto& n : pass_env) add(n);
@@ -40,7 +60,7 @@ std::string stdio_server::identity() const {
   add(std::to_string(idle_timeout.count()));
   add(std::to_string(start_timeout.count()));
   add(std::to_string(max_message_bytes));
-  return out;
+  return std::move(out);
 }
 
 const char* to_string(log_level level) {
@@ -68,6 +88,7 @@ const char* to_string(rate_limit::key_part part) {
     case rate_limit::key_part::route: return "route";
     case rate_limit::key_part::tool: return "tool";
     case rate_limit::key_part::mcp_method: return "mcp_method";
+    case rate_limit::key_part::caller: return "caller";
   }
   return "client_ip";
 }

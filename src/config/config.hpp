@@ -6,6 +6,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -29,6 +30,10 @@ struct tls_files {
   // How often the files are checked for changes (renewal without restart, as mcp-proxy
   // does); 0 = never (SIGHUP still re-reads them).
   duration poll_interval = 5s;
+  // Client certificates (mTLS): a certificate a client sends is verified against this CA
+  // file; `client_auth: required` fails the handshake of a client without one.
+  std::string client_ca_file = {};
+  bool client_cert_required = false;
   bool empty() const { return cert_file.empty() && key_file.empty(); }
 };
 
@@ -84,11 +89,12 @@ struct listener {
 // A token bucket on a route (`rate_limit:`): `requests` per `per` on average, bursts of up
 // to `burst`. Each distinct key (the client, or the whole route) has its own bucket.
 struct rate_limit {
-  // What one bucket is for. Later parts (MCP tool name, caller identity) join this list
-  // when the gateway knows them; a key is the concatenation of its parts.
+  // What one bucket is for; a key is the concatenation of its parts.
   // tool: the tool of a tools/call (a limit with it applies to tool calls only, each tool
   // its own bucket); mcp_method: the JSON-RPC method (both need `mcp: true`).
-  enum class key_part { client_ip, route, tool, mcp_method };
+  // caller: the authenticated caller (route `auth:`), e.g. one bucket per API key or per
+  // token subject.
+  enum class key_part { client_ip, route, tool, mcp_method, caller };
   std::uint32_t requests = 0;
   duration per = 1s;
   std::uint32_t burst = 0;  // bucket size; written as 0 / unset: `requests`
@@ -108,11 +114,25 @@ struct rate_limit {
 // `prompts:`, `resources:` on a route): shell-style globs (fnmatch: `*`, `?`, `[...]`) on
 // the tool or prompt name, or on the resource URI. A deny match refuses; a non-empty allow
 // list refuses everything outside it.
+// Conditions on who calls (route `auth:`), every one that is set must hold. A caller the
+// gateway did not authenticate meets none of them.
+struct caller_condition {
+  std::vector<std::string> scopes;       // the token grants every one of these
+  std::vector<std::string> subjects;     // globs on the token's `sub`; any one
+  std::vector<std::string> client_ids;   // globs on the token's client_id / azp; any one
+  std::vector<std::string> keys;         // globs on the API key's name; any one
+  std::vector<std::string> client_certs; // globs on the client certificate's names (SANs, CN); any one
+  bool empty() const {
+    return scopes.empty() && subjects.empty() && client_ids.empty() && keys.empty() && client_certs.empty();
+  }
+};
+
 struct name_rule {
-  // One glob. An entry may later carry conditions on the caller (scope, key name) once
-  // the gateway authenticates callers; the object form `{ name: ... }` is that shape.
+  // One glob; in the object form `{ name: write_file, scope: files:write }` it applies only
+  // to callers meeting the conditions.
   struct pattern {
     std::string glob;
+    caller_condition caller = {};
   };
   std::vector<pattern> allow;
   std::vector<pattern> deny;
@@ -187,6 +207,59 @@ struct health_check {
   std::uint32_t healthy_after = 1;
 };
 
+// `auth: { oauth: ... }`: the gateway is the OAuth 2.1 resource server of the route
+// (MCP authorization spec): JWT access tokens checked with the issuer's keys.
+struct oauth_settings {
+  std::string issuer;     // https URL; tokens' `iss` must equal it
+  std::string audience;   // the route's public URL: tokens' `aud` must name it; the metadata's `resource`
+  std::string jwks_uri;   // "" = found through the issuer's metadata (RFC 8414, then OpenID discovery)
+  std::vector<std::string> scopes;  // every request needs all of these
+  duration leeway = 60s;  // clock skew allowed on exp / nbf / iat
+  // Fetching the issuer's metadata and keys: trust anchors ("" = the system's) and
+  // special-purpose addresses (loopback, private ranges) the issuer may resolve to, which
+  // are refused otherwise (SSRF).
+  std::string ca_file;
+  std::vector<net::ip_prefix> allowed_ips;
+  duration refresh_interval = 1h;
+  std::string resource_name;  // optional human name in the protected resource metadata
+  // Where the keys come from, as one string: routes with equal ones share one key cache.
+  std::string key_source_identity() const;
+};
+
+// `auth: { client_cert: ... }`: a client certificate the listener verified
+// (`tls.client_ca_file`), optionally with one of these names.
+struct client_cert_rule {
+  std::vector<std::string> names;  // globs on SANs (DNS, email, URI) and the subject CN; empty: any verified certificate
+};
+
+// `auth:` on a route: who may call it. With several methods a request needs any one.
+struct route_auth {
+  std::optional<oauth_settings> oauth;
+  bool api_keys = false;  // keys from the top-level `api_keys` allowed on this route
+  std::optional<client_cert_rule> client_cert;
+  // Forward the client's Authorization header upstream. Off: the gateway consumed the
+  // credential and must not pass it on (the MCP spec forbids token passthrough).
+  bool pass_authorization = false;
+  bool enabled() const { return oauth || api_keys || client_cert; }
+};
+
+// `upstream_auth:` on a route: a credential the gateway adds on the upstream hop.
+struct upstream_credential {
+  std::string header = "authorization";  // lower case
+  std::string value;   // secret: never logged
+  std::string source;  // "file /run/secrets/x", "env UPSTREAM_TOKEN": what logs and the summary say
+};
+
+// One API key (`api_keys:`): only a SHA-256 of the key is configured.
+struct api_key {
+  std::string name;
+  std::array<std::uint8_t, 32> sha256{};
+  std::vector<std::string> routes;  // route names it may use; empty: every route with `auth: { api_keys: true }`
+  // Tools it may call and see (allow globs; where = "api_keys[i].tools"); empty: every tool.
+  // Applies on top of the route's own tools rule.
+  name_rule tools;
+};
+
 struct route_timeouts {
   duration connect = 10s;            // resolve + TCP (+ TLS) to the upstream
   duration response_header = 300s;   // request fully sent -> response header complete
@@ -228,6 +301,8 @@ struct route {
   // carry a JSON-RPC error body that MCP clients can show.
   bool mcp = true;
   mcp_policy policy;  // tools / prompts / resources
+  route_auth auth;
+  std::optional<upstream_credential> upstream_auth;
   // Some rule decides on what the JSON-RPC body says (tools / prompts / resources rules, a
   // rate limit keyed by tool or method): bodies that cannot be read as JSON-RPC are then
   // refused rather than passed on unjudged.
@@ -317,6 +392,7 @@ struct config {
   audit_settings audit;
   struct session_affinity session_affinity;
   tunnel_connector tunnel;
+  std::vector<api_key> api_keys;
   unsigned workers = 0;       // 0 = one per core
 };
 

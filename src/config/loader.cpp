@@ -15,7 +15,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -25,6 +28,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "auth/api_key.hpp"
 #include "config/command_line.hpp"
 #include "config/units.hpp"
 
@@ -54,7 +58,7 @@ constexpr std::uintmax_t max_file_bytes = 4 * 1024 * 1024;
 
 const key_list top_keys{"listen_addr", "log_level", "shutdown_timeout", "tunnel_domain", "tls",
                         "routes", "upstream", "listeners", "limits", "workers", "trusted_proxies", "ip_sets",
-                        "audit", "session_affinity", "tunnel"};
+                        "audit", "session_affinity", "tunnel", "api_keys"};
 const key_list session_affinity_keys{"key_file"};
 const key_list tunnel_keys{"edge", "token_file", "edge_ca", "server_name", "connections", "listener"};
 const key_list edge_keys{"listen", "connector_listen", "tls", "base_domain", "registry", "log_level",
@@ -65,14 +69,21 @@ const key_list edge_connector_keys{"stream_window", "connection_window", "ping_i
 const key_list health_check_keys{"path", "interval", "timeout", "unhealthy_after", "healthy_after"};
 const key_list audit_keys{"file", "log_arguments", "max_argument_bytes", "redact"};
 const key_list tls_keys{"cert_file", "key_file", "poll_interval"};
+const key_list listener_tls_keys{"cert_file", "key_file", "poll_interval", "client_ca_file", "client_auth"};
 const key_list listener_keys{"address", "mode", "tls", "allow", "deny", "dry_run", "proxy_protocol",
                              "max_connections", "max_connections_per_client"};
 const key_list route_keys{"path", "upstream", "connect_timeout", "response_header_timeout",
                           "stream_idle_timeout", "preserve_host", "allow", "deny", "action", "dry_run",
                           "allowed_origins", "rate_limit", "limits", "mcp", "tools", "prompts", "resources",
-                          "strip_path", "upstreams", "health_check"};
+                          "strip_path", "upstreams", "health_check", "auth", "upstream_auth"};
 const key_list name_rule_keys{"allow", "deny", "dry_run"};
-const key_list name_pattern_keys{"name"};
+const key_list name_pattern_keys{"name", "scope", "subject", "client_id", "key", "client_cert"};
+const key_list route_auth_keys{"oauth", "api_keys", "client_cert", "pass_authorization"};
+const key_list oauth_keys{"issuer", "audience", "jwks_uri", "scopes", "leeway", "ca_file", "allowed_ips",
+                          "refresh_interval", "resource_name"};
+const key_list client_cert_rule_keys{"names"};
+const key_list upstream_auth_keys{"header", "value_file", "value_env", "prefix"};
+const key_list api_key_keys{"name", "sha256", "routes", "tools"};
 const key_list rate_limit_keys{"requests", "per", "burst", "key", "ipv4_prefix", "ipv6_prefix", "max_keys", "dry_run"};
 const key_list route_limits_keys{"max_request_header_bytes", "max_request_body_bytes"};
 const key_list ip_set_entry_keys{"cidr", "from", "until"};
@@ -527,7 +538,7 @@ class loader {
         else error(v, k, why);
       }
     } else if (k == "tls") {
-      read_tls(v, k, cfg_.tls);
+      read_tls(v, k, cfg_.tls, true);
     } else if (k == "routes") {
       routes(v);
     } else if (k == "upstream") {
@@ -544,6 +555,8 @@ class loader {
       audit(v);
     } else if (k == "tunnel") {
       tunnel(v);
+    } else if (k == "api_keys") {
+      api_keys(v);
     } else if (k == "session_affinity") {
       if (expect_map(v, k)) {
         for (const entry& a : entries(v, k, session_affinity_keys)) {
@@ -709,29 +722,43 @@ class loader {
   }
 
   // cert_file + key_file, both or neither. An empty string counts as not set.
-  void read_tls(const YAML::Node& node, const std::string& path, tls_files& out) {
+  // `client_certs`: the gateway's listeners may verify client certificates (mTLS); the
+  // edge never terminates client TLS, so its tls: has no such keys.
+  void read_tls(const YAML::Node& node, const std::string& path, tls_files& out, bool client_certs = false) {
     if (!expect_map(node, path)) return;
     YAML::Node cert;
     YAML::Node key;
-    for (const entry& e : entries(node, path, tls_keys)) {
+    std::optional<YAML::Node> client_auth;
+    for (const entry& e : entries(node, path, client_certs ? listener_tls_keys : tls_keys)) {
+      const std::string key_path = join(path, e.key);
       if (e.key == "poll_interval") {
-        if (auto d = read_duration(e.value, join(path, e.key))) out.poll_interval = *d;
+        if (auto d = read_duration(e.value, key_path)) out.poll_interval = *d;
         continue;
       }
-      auto s = read_string(e.value, join(path, e.key));
+      auto s = read_string(e.value, key_path);
       if (!s) continue;
       if (e.key == "cert_file") {
         out.cert_file = *s;
         cert = e.value;
-      } else {
+      } else if (e.key == "key_file") {
         out.key_file = *s;
         key = e.value;
+      } else if (e.key == "client_ca_file") {
+        out.client_ca_file = *s;
+      } else if (e.key == "client_auth") {
+        client_auth = e.value;
+        if (*s == "required") out.client_cert_required = true;
+        else if (*s != "optional") error(e.value, key_path, "expected optional or required, got " + quote(*s));
       }
     }
     if (!out.cert_file.empty() && out.key_file.empty()) {
       error(cert, join(path, "key_file"), path + ".cert_file is set but " + path + ".key_file is not (set both or neither)");
     } else if (out.cert_file.empty() && !out.key_file.empty()) {
       error(key, join(path, "cert_file"), path + ".key_file is set but " + path + ".cert_file is not (set both or neither)");
+    }
+    if (client_auth && out.client_ca_file.empty()) {
+      error(*client_auth, join(path, "client_auth"),
+            "client_auth needs " + path + ".client_ca_file (the CA that issued the client certificates)");
     }
   }
 
@@ -827,7 +854,7 @@ class loader {
             ok = false;
           }
         } else {
-          read_tls(e.value, key_path, tls);
+          read_tls(e.value, key_path, tls, true);
         }
       }
       if (!have_address) {
@@ -978,6 +1005,11 @@ class loader {
         ok = read_name_rule(v, key_path, r.policy.prompts) && ok;
       } else if (e.key == "resources") {
         ok = read_name_rule(v, key_path, r.policy.resources) && ok;
+      } else if (e.key == "auth") {
+        ok = read_route_auth(v, key_path, r.auth) && ok;
+      } else if (e.key == "upstream_auth") {
+        if (auto credential = read_upstream_auth(v, key_path)) r.upstream_auth = std::move(*credential);
+        else ok = false;
       }
     }
     if (paths && r.path == "/" && !node_has_key(node, "path")) {
@@ -993,6 +1025,14 @@ class loader {
     }
     if (r.health.enabled && r.stdio) {
       error(node, join(path, "health_check"), "a stdio server has no address to check (the bridge restarts it when it exits)");
+      ok = false;
+    }
+    ok = check_route_auth(node, path, r) && ok;
+    for (const auto& limit : r.rate_limits) {
+      if (r.auth.enabled() || std::find(limit.key.begin(), limit.key.end(), rate_limit::key_part::caller) == limit.key.end()) {
+        continue;
+      }
+      error(node, limit.where + ".key", "key caller needs auth: on the route (without it every caller is anonymous)");
       ok = false;
     }
     if (!r.mcp && r.judges_mcp_body()) {
@@ -1433,7 +1473,7 @@ class loader {
 
   // `client_ip`, `route`, or a list of parts: [client_ip, route].
   bool read_rate_limit_key(const YAML::Node& node, const std::string& path, std::vector<rate_limit::key_part>& out) {
-    static constexpr std::string_view expected = "expected one of: client_ip, route, tool, mcp_method";
+    static constexpr std::string_view expected = "expected one of: client_ip, route, tool, mcp_method, caller";
     auto part_of = [&](const YAML::Node& item, const std::string& item_path) -> std::optional<rate_limit::key_part> {
       auto text = read_string(item, item_path);
       if (!text) return std::nullopt;
@@ -1441,6 +1481,7 @@ class loader {
       if (*text == "route") return rate_limit::key_part::route;
       if (*text == "tool") return rate_limit::key_part::tool;
       if (*text == "mcp_method") return rate_limit::key_part::mcp_method;
+      if (*text == "caller") return rate_limit::key_part::caller;
       error(item, item_path, "invalid rate limit key " + quote(*text) + " (" + std::string(expected) + ")");
       return std::nullopt;
     };
@@ -1507,8 +1548,14 @@ class loader {
         const YAML::Node item = *it;
         const std::string item_path = index(key_path, i);
         std::optional<std::string> glob;
+        caller_condition caller;
+        bool caller_ok = true;
         if (item.IsMap()) {
-          for (const entry& f : entries(item, item_path, name_pattern_keys)) glob = read_string(f.value, join(item_path, f.key));
+          for (const entry& f : entries(item, item_path, name_pattern_keys)) {
+            const std::string field_path = join(item_path, f.key);
+            if (f.key == "name") glob = read_string(f.value, field_path);
+            else caller_ok = read_caller_condition(f, field_path, caller) && caller_ok;
+          }
           if (!glob && !node_has_key(item, "name")) error(item, join(item_path, "name"), "missing required key \"name\"");
         } else {
           glob = read_string(item, item_path);
@@ -1517,10 +1564,377 @@ class loader {
           error(item, item_path, "empty name (use \"*\" for every name)");
           glob.reset();
         }
-        if (glob) list.push_back({*glob});
-        else ok = false;
+        if (glob && caller_ok) {
+          if (!caller.empty()) out_conditions_.push_back({item_path, where(item), out.where});
+          list.push_back({*glob, std::move(caller)});
+        } else {
+          ok = false;
+        }
       }
     }
+    return ok;
+  }
+
+  // ---- auth ------------------------------------------------------------------------
+
+  // `scope: files:write`, `key: [ci-*, deploy]`: a string or a list of strings.
+  bool read_caller_condition(const entry& e, const std::string& path, caller_condition& out) {
+    std::vector<std::string>* list = e.key == "scope"       ? &out.scopes
+                                     : e.key == "subject"   ? &out.subjects
+                                     : e.key == "client_id" ? &out.client_ids
+                                     : e.key == "key"       ? &out.keys
+                                                            : &out.client_certs;
+    auto values = read_string_or_list(e.value, path);
+    if (!values) return false;
+    for (const auto& v : *values) {
+      if (v.empty() || v.find_first_of(" \t") != std::string::npos) {
+        error(e.value, path, "invalid value " + quote(v) + ": expected a non-empty word without spaces");
+        return false;
+      }
+    }
+    *list = std::move(*values);
+    return true;
+  }
+
+  std::optional<std::vector<std::string>> read_string_or_list(const YAML::Node& node, const std::string& path) {
+    std::vector<std::string> out;
+    if (node.IsScalar()) {
+      if (auto s = read_string(node, path)) out.push_back(*s);
+      else return std::nullopt;
+      return out;
+    }
+    if (!node.IsSequence()) {
+      error(node, path, "expected a string or a list of strings, got " + describe(node));
+      return std::nullopt;
+    }
+    bool ok = true;
+    std::size_t i = 0;
+    for (auto it = node.begin(); it != node.end(); ++it, ++i) {
+      if (auto s = read_string(*it, index(path, i))) out.push_back(*s);
+      else ok = false;
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
+  // An absolute URL without fragment. `https_only`: the MCP spec's rule for authorization
+  // server URLs (plain http would let anyone on the path swap the keys).
+  std::optional<std::string> read_url(const YAML::Node& node, const std::string& path, bool https_only,
+                                      std::string_view example) {
+    auto text = read_string(node, path);
+    if (!text) return std::nullopt;
+    auto fail = [&](std::string_view why) -> std::optional<std::string> {
+      error(node, path, "invalid URL " + quote(*text) + ": " + std::string(why) + " (e.g. " + std::string(example) + ")");
+      return std::nullopt;
+    };
+    auto parsed = boost::urls::parse_absolute_uri(*text);
+    if (!parsed) return fail("not an absolute URL");
+    const auto scheme = lower(parsed->scheme());
+    if (https_only && scheme != "https") return fail("the scheme must be https");
+    if (scheme != "https" && scheme != "http") return fail("the scheme must be https or http");
+    if (!parsed->has_authority() || parsed->host().empty()) return fail("missing host");
+    if (parsed->has_userinfo()) return fail("user info is not allowed");
+    if (parsed->has_fragment()) return fail("a fragment is not allowed");
+    return *text;
+  }
+
+  bool read_route_auth(const YAML::Node& node, const std::string& path, route_auth& out) {
+    if (!expect_map(node, path)) return false;
+    bool ok = true;
+    for (const entry& e : entries(node, path, route_auth_keys)) {
+      const std::string key_path = join(path, e.key);
+      if (e.key == "oauth") {
+        if (auto o = read_oauth(e.value, key_path)) out.oauth = std::move(*o);
+        else ok = false;
+      } else if (e.key == "api_keys") {
+        if (auto b = read_bool(e.value, key_path)) out.api_keys = *b;
+        else ok = false;
+      } else if (e.key == "pass_authorization") {
+        if (auto b = read_bool(e.value, key_path)) out.pass_authorization = *b;
+        else ok = false;
+      } else if (e.key == "client_cert") {
+        client_cert_rule rule;
+        if (e.value.IsScalar()) {
+          auto b = read_bool(e.value, key_path);
+          if (!b) ok = false;
+          else if (*b) out.client_cert = rule;
+        } else if (expect_map(e.value, key_path)) {
+          for (const entry& f : entries(e.value, key_path, client_cert_rule_keys)) {
+            if (auto names = read_string_or_list(f.value, join(key_path, f.key))) rule.names = std::move(*names);
+            else ok = false;
+          }
+          out.client_cert = std::move(rule);
+        } else {
+          ok = false;
+        }
+      }
+    }
+    if (ok && !out.enabled()) {
+      error(node, path, "auth names no method: set oauth, api_keys: true or client_cert (or remove auth)");
+      ok = false;
+    }
+    if (ok) auth_routes_.push_back({path, where(node)});
+    return ok;
+  }
+
+  std::optional<oauth_settings> read_oauth(const YAML::Node& node, const std::string& path) {
+    if (!expect_map(node, path)) return std::nullopt;
+    oauth_settings out;
+    bool ok = true;
+    for (const entry& e : entries(node, path, oauth_keys)) {
+      const std::string key_path = join(path, e.key);
+      const YAML::Node& v = e.value;
+      if (e.key == "issuer") {
+        if (auto url = read_url(v, key_path, true, "https://auth.example.com")) out.issuer = *url;
+        else ok = false;
+      } else if (e.key == "audience") {
+        if (auto url = read_url(v, key_path, false, "https://mcp.example.com/mcp")) out.audience = *url;
+        else ok = false;
+      } else if (e.key == "jwks_uri") {
+        if (auto url = read_url(v, key_path, true, "https://auth.example.com/jwks.json")) out.jwks_uri = *url;
+        else ok = false;
+      } else if (e.key == "scopes") {
+        if (!v.IsSequence()) {
+          error(v, key_path, "expected a list of scopes (e.g. [mcp:tools]), got " + describe(v));
+          ok = false;
+          continue;
+        }
+        each_string(v, key_path, [&](const std::string& scope, const YAML::Node& item, const std::string& item_path) {
+          if (scope.empty() || scope.find_first_of(" \t\"\\") != std::string::npos) {
+            error(item, item_path, "invalid scope " + quote(scope) + " (RFC 6749: no spaces, quotes or backslashes)");
+            ok = false;
+            return;
+          }
+          out.scopes.push_back(scope);
+        });
+      } else if (e.key == "leeway") {
+        if (auto d = read_duration(v, key_path)) {
+          if (*d > std::chrono::minutes(10)) {
+            error(v, key_path, "at most 10m (clock skew; a longer leeway keeps expired tokens alive)");
+            ok = false;
+          } else {
+            out.leeway = *d;
+          }
+        } else {
+          ok = false;
+        }
+      } else if (e.key == "refresh_interval") {
+        if (auto d = read_positive_duration(v, key_path)) out.refresh_interval = *d;
+        else ok = false;
+      } else if (e.key == "ca_file" || e.key == "resource_name") {
+        if (auto text = read_string(v, key_path)) (e.key == "ca_file" ? out.ca_file : out.resource_name) = *text;
+        else ok = false;
+      } else if (e.key == "allowed_ips") {
+        if (auto prefixes = prefix_list(v, key_path, "[127.0.0.1/32]", "lets the issuer resolve to any address")) {
+          out.allowed_ips = std::move(*prefixes);
+        } else {
+          ok = false;
+        }
+      }
+    }
+    for (const char* required : {"issuer", "audience"}) {
+      if (!node_has_key(node, required)) {
+        error(node, join(path, required),
+              std::string("missing required key \"") + required +
+                  (std::string_view(required) == "issuer"
+                       ? "\" (the authorization server's URL, exactly as its tokens' iss claim)"
+                       : "\" (the URL clients use for this route; tokens must be issued for it)"));
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
+  std::optional<upstream_credential> read_upstream_auth(const YAML::Node& node, const std::string& path) {
+    if (!expect_map(node, path)) return std::nullopt;
+    upstream_credential out;
+    std::string prefix;
+    bool ok = true;
+    std::optional<std::string> secret;
+    for (const entry& e : entries(node, path, upstream_auth_keys)) {
+      const std::string key_path = join(path, e.key);
+      auto text = read_string(e.value, key_path);
+      if (!text) {
+        ok = false;
+        continue;
+      }
+      if (e.key == "header") {
+        const bool token = !text->empty() && std::all_of(text->begin(), text->end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+        });
+        if (!token) {
+          error(e.value, key_path, "invalid header name " + quote(*text));
+          ok = false;
+        }
+        out.header = lower(*text);
+      } else if (e.key == "prefix") {
+        prefix = *text;
+      } else if (secret) {
+        error(e.value, key_path, "give value_file or value_env, not both");
+        ok = false;
+      } else if (e.key == "value_file") {
+        out.source = "file " + *text;
+        std::string content;
+        std::ifstream in(*text, std::ios::binary);
+        if (!in) {
+          error(e.value, key_path, "cannot read " + quote(*text) + ": " + std::strerror(errno));
+          ok = false;
+          continue;
+        }
+        std::ostringstream buffer;
+        buffer << in.rdbuf();
+        content = buffer.str();
+        // A secrets file usually ends with a newline that is not part of the value.
+        while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) content.pop_back();
+        secret = std::move(content);
+      } else {  // value_env
+        out.source = "env " + *text;
+        const char* value = std::getenv(text->c_str());
+        if (!value) {
+          error(e.value, key_path, "environment variable " + quote(*text) + " is not set");
+          ok = false;
+          secret = std::string();
+          continue;
+        }
+        secret = value;
+      }
+    }
+    if (!secret) {
+      error(node, path, "missing value_file or value_env (where the credential comes from)");
+      return std::nullopt;
+    }
+    if (ok && secret->empty()) {
+      error(node, path, "the credential from " + out.source + " is empty");
+      ok = false;
+    }
+    out.value = prefix + *secret;
+    if (ok && out.value.find_first_of("\r\n") != std::string::npos) {
+      error(node, path, "the credential from " + out.source + " holds a line break (not allowed in a header)");
+      ok = false;
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
+  void api_keys(const YAML::Node& node) {
+    if (!node.IsSequence()) {
+      error(node, "api_keys", "expected a list of keys ({ name, sha256 }), got " + describe(node));
+      return;
+    }
+    std::set<std::string> names;
+    std::size_t i = 0;
+    for (auto it = node.begin(); it != node.end(); ++it, ++i) {
+      const YAML::Node item = *it;
+      const std::string path = index("api_keys", i);
+      if (!expect_map(item, path)) continue;
+      api_key key;
+      bool ok = true;
+      for (const entry& e : entries(item, path, api_key_keys)) {
+        const std::string key_path = join(path, e.key);
+        if (e.key == "name") {
+          auto s = read_string(e.value, key_path);
+          if (s && !auth::valid_api_key_name(*s)) {
+            error(e.value, key_path, "invalid key name " + quote(*s) + " (1-64 letters, digits, '.', '_', '@' or '-')");
+            s.reset();
+          }
+          if (s) key.name = *s;
+          else ok = false;
+        } else if (e.key == "sha256") {
+          auto s = read_string(e.value, key_path);
+          auto digest = s ? parse_sha256(*s) : std::nullopt;
+          if (!digest) {
+            if (s) {
+              error(e.value, key_path,
+                    "expected the key's SHA-256 as 64 hex digits (mcpgate api-key create prints it), got " +
+                        std::to_string(s->size()) + " characters");
+            }
+            ok = false;
+          } else {
+            key.sha256 = *digest;
+          }
+        } else {
+          auto values = read_string_or_list(e.value, key_path);
+          if (!values) {
+            ok = false;
+          } else if (e.key == "routes") {
+            key.routes = std::move(*values);
+            api_key_route_refs_.push_back({key_path, where(e.value), key.routes});
+          } else {
+            key.tools.where = key_path;
+            for (auto& glob : *values) key.tools.allow.push_back({std::move(glob), {}});
+          }
+        }
+      }
+      for (const char* required : {"name", "sha256"}) {
+        if (!node_has_key(item, required)) {
+          error(item, join(path, required), std::string("missing required key \"") + required + "\"");
+          ok = false;
+        }
+      }
+      if (ok && !names.insert(key.name).second) {
+        error(item, join(path, "name"), "duplicate key name " + quote(key.name));
+        ok = false;
+      }
+      if (ok) {
+        for (const auto& other : cfg_.api_keys) {
+          if (other.sha256 == key.sha256) {
+            error(item, join(path, "sha256"), "the same key as " + quote(other.name));
+            ok = false;
+          }
+        }
+      }
+      if (ok) cfg_.api_keys.push_back(std::move(key));
+    }
+  }
+
+  static std::optional<std::array<std::uint8_t, 32>> parse_sha256(std::string_view text) {
+    if (text.rfind("sha256:", 0) == 0) text.remove_prefix(7);
+    if (text.size() != 64) return std::nullopt;
+    std::array<std::uint8_t, 32> out{};
+    for (std::size_t i = 0; i < 32; ++i) {
+      unsigned value = 0;
+      for (std::size_t j = 0; j < 2; ++j) {
+        const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(text[2 * i + j])));
+        if (c >= '0' && c <= '9') value = value * 16 + static_cast<unsigned>(c - '0');
+        else if (c >= 'a' && c <= 'f') value = value * 16 + static_cast<unsigned>(c - 'a' + 10);
+        else return std::nullopt;
+      }
+      out[i] = static_cast<std::uint8_t>(value);
+    }
+    return out;
+  }
+
+  // What a route's auth and its caller conditions need of each other.
+  bool check_route_auth(const YAML::Node& node, const std::string& path, const route& r) {
+    bool ok = true;
+    const auto& auth = r.auth;
+    if (auth.pass_authorization && r.upstream_auth && r.upstream_auth->header == "authorization") {
+      error(node, join(path, "upstream_auth"), "upstream_auth sets Authorization: it cannot also pass the client's on (auth.pass_authorization)");
+      ok = false;
+    }
+    for (const auto& c : out_conditions_) {
+      if (c.rule_where.rfind(path + ".", 0) != 0) continue;
+      const name_rule* rule = c.rule_where == r.policy.tools.where       ? &r.policy.tools
+                              : c.rule_where == r.policy.prompts.where   ? &r.policy.prompts
+                                                                         : &r.policy.resources;
+      for (const auto* list : {&rule->allow, &rule->deny}) {
+        for (const auto& p : *list) {
+          if (p.caller.empty()) continue;
+          std::string needs;
+          if ((!p.caller.scopes.empty() || !p.caller.subjects.empty() || !p.caller.client_ids.empty()) && !auth.oauth) needs = "auth.oauth";
+          else if (!p.caller.keys.empty() && !auth.api_keys) needs = "auth.api_keys";
+          else if (!p.caller.client_certs.empty() && !auth.client_cert) needs = "auth.client_cert";
+          if (needs.empty()) continue;
+          add(diagnostic::severity::error, c.at, c.path,
+              "a condition on the caller that can never hold: the route has no " + needs);
+          ok = false;
+        }
+      }
+    }
+    out_conditions_.erase(std::remove_if(out_conditions_.begin(), out_conditions_.end(),
+                                         [&](const auto& c) { return c.rule_where.rfind(path + ".", 0) == 0; }),
+                          out_conditions_.end());
     return ok;
   }
 
@@ -1787,9 +2201,22 @@ class loader {
       if (l.port != 0 && !bound.insert({l.bind_host, l.port}).second) {
         add(diagnostic::severity::error, src.at, src.path, "duplicate listener address " + quote(l.address));
       }
-      if (l.mode == listener_mode::plain || !l.tls.empty()) continue;
+      if (l.mode == listener_mode::plain) {
+        if (!l.tls.client_ca_file.empty()) {
+          add(diagnostic::severity::error, src.at, src.path,
+              "listener " + quote(l.address) + " is plain: there is no TLS handshake to verify client certificates in");
+        }
+        continue;
+      }
+      if (!l.tls.empty()) continue;
       if (!cfg_.tls.empty()) {
+        // The shared certificate, with the listener's own client-certificate settings if it has them.
+        tls_files own = l.tls;
         l.tls = cfg_.tls;
+        if (!own.client_ca_file.empty()) {
+          l.tls.client_ca_file = own.client_ca_file;
+          l.tls.client_cert_required = own.client_cert_required;
+        }
         continue;
       }
       add(diagnostic::severity::error, src.at, src.path,
@@ -1829,6 +2256,40 @@ class loader {
       }
     }
     check_tunnel_listener();
+    check_auth();
+  }
+
+  void check_auth() {
+    std::set<std::string> route_names;
+    bool any_route_takes_keys = false;
+    for (const auto& r : cfg_.routes) {
+      route_names.insert(r.name);
+      any_route_takes_keys = any_route_takes_keys || r.auth.api_keys;
+    }
+    for (const auto& ref : api_key_route_refs_) {
+      for (const auto& name : ref.names) {
+        if (route_names.count(name)) continue;
+        add(diagnostic::severity::error, ref.at, ref.path, "unknown route " + quote(name));
+      }
+    }
+    if (!cfg_.api_keys.empty() && !any_route_takes_keys) {
+      add(diagnostic::severity::warning, {}, "api_keys", "no route accepts API keys (auth: { api_keys: true })");
+    }
+    const bool any_listener_verifies = std::any_of(cfg_.listeners.begin(), cfg_.listeners.end(), [](const listener& l) {
+      return !l.tls.client_ca_file.empty();
+    });
+    for (std::size_t i = 0; i < cfg_.routes.size(); ++i) {
+      const auto& r = cfg_.routes[i];
+      const auto& at = route_sources_[i];
+      if (r.auth.api_keys && cfg_.api_keys.empty()) {
+        add(diagnostic::severity::error, at.at, at.path,
+            "route " + quote(r.name) + " accepts API keys but none are configured (top-level api_keys)");
+      }
+      if (r.auth.client_cert && !any_listener_verifies) {
+        add(diagnostic::severity::error, at.at, at.path,
+            "route " + quote(r.name) + " needs a client certificate but no listener verifies them (tls.client_ca_file)");
+      }
+    }
   }
 
   // Routes that were written but failed count as written: no "no routes" warning on top.
@@ -1842,6 +2303,19 @@ class loader {
     place at;
   };
   std::vector<set_reference> set_references_;       // every ip_sets name an allow/deny uses
+  struct condition_place {
+    std::string path;        // "routes.files.tools.allow[0]"
+    place at;
+    std::string rule_where;  // "routes.files.tools"
+  };
+  std::vector<condition_place> out_conditions_;  // patterns with caller conditions, until their route is checked
+  std::vector<listener_source> auth_routes_;     // routes with auth:, for the cross checks
+  struct route_names_reference {
+    std::string path;
+    place at;
+    std::vector<std::string> names;
+  };
+  std::vector<route_names_reference> api_key_route_refs_;
   std::map<std::string, place> ip_set_entry_places_;  // "ip_sets.claude[1]" -> where it is written
 
   std::string file_;
@@ -2035,6 +2509,22 @@ std::string route_line(const route& r) {
     if (!rule->deny.empty()) out += " deny " + list(rule->deny);
     if (rule->dry_run) out += " (dry run)";
   }
+  if (r.auth.enabled()) {
+    out += " auth";
+    if (r.auth.oauth) {
+      out += " oauth(issuer " + r.auth.oauth->issuer + ", audience " + r.auth.oauth->audience;
+      if (!r.auth.oauth->scopes.empty()) {
+        out += ", scopes";
+        for (const auto& scope : r.auth.oauth->scopes) out += " " + scope;
+      }
+      out += ")";
+    }
+    if (r.auth.api_keys) out += " api_keys";
+    if (r.auth.client_cert) out += " client_cert";
+    out += r.auth.pass_authorization ? ", Authorization passed upstream" : ", Authorization not passed upstream";
+  }
+  // The credential's source only: its value never reaches a log.
+  if (r.upstream_auth) out += " upstream_auth " + r.upstream_auth->header + " from " + r.upstream_auth->source;
   return out;
 }
 
@@ -2089,6 +2579,11 @@ std::string summarize(const config& cfg) {
     out << "audit: " << (cfg.audit.file.empty() || cfg.audit.file == "-" ? std::string("stdout") : cfg.audit.file)
         << ", arguments " << (cfg.audit.log_arguments ? "logged (max " + format_size(cfg.audit.max_argument_bytes) + ")" : std::string("not logged"))
         << "\n";
+  }
+  if (!cfg.api_keys.empty()) {
+    out << "api_keys:";
+    for (const auto& key : cfg.api_keys) out << " " << key.name;
+    out << "\n";
   }
   out << "log_level: " << to_string(cfg.level) << ", shutdown_timeout: " << format_duration(cfg.shutdown_timeout)
       << ", workers: " << (cfg.workers == 0 ? std::string("auto") : std::to_string(cfg.workers)) << "\n";

@@ -14,11 +14,12 @@ namespace mcpgate::http {
 std::optional<std::uint64_t> downstream_session::rate_limited(const runtime_snapshot& snap, const config::route& route,
                                                               observability::access_record& log,
                                                               const mcp::inspected_request* inspected) {
+  // Rate limits run after auth: log.caller is the authenticated caller's label.
   // A batch is keyed by its first message (batches left the protocol in 2025-06-18).
   const mcp::message_info* first = inspected && !inspected->messages.empty() ? &inspected->messages.front() : nullptr;
   for (const auto& limit : snap.rate_limits_of(route)) {
     const auto key = limit.limiter->key_for(exchange_address_, first ? std::string_view(first->method) : std::string_view(),
-                                            first ? std::string_view(first->name) : std::string_view());
+                                            first ? std::string_view(first->name) : std::string_view(), log.caller);
     if (!key) continue;  // keyed by something this request does not have (a tool, for a non-call)
     const auto verdict = limit.limiter->take(*key);
     if (verdict.admitted) continue;
@@ -42,6 +43,7 @@ std::optional<std::uint64_t> downstream_session::rate_limited(const runtime_snap
 
 std::optional<std::string> downstream_session::refused_calls(const runtime_snapshot& snap, const config::route& route,
                                                              const mcp::inspected_request& inspected,
+                                                             const auth::identity& caller,
                                                              observability::access_record& log) {
   // A batch holding one refused call is refused whole: every request in it gets an error
   // (forwarding part of a batch would need its responses merged back; batches left the
@@ -49,11 +51,10 @@ std::optional<std::string> downstream_session::refused_calls(const runtime_snaps
   std::vector<std::optional<mcp::call_refusal>> verdicts;
   bool any_refused = false;
   for (const auto& m : inspected.messages) {
-    auto refusal = mcp::refused_call(route.policy, m);
+    auto refusal = mcp::refused_call(route.policy, m, &caller);
     if (refusal) {
       auto& counter = *snap.policy->counter(refusal->rule);
-      const auto* rule = mcp::rule_for_call(route.policy, m.method);
-      if (rule->dry_run) {
+      if (refusal->dry_run) {
         ++counter.dry_run;
         if (auto held = observability::warnings().admit(refusal->rule)) {
           spdlog::warn("mcp rule would refuse (dry run) client={} rule={} method={} name={}{}", exchange_client_,
@@ -113,6 +114,7 @@ void downstream_session::write_audit_records(const runtime_snapshot& snap, const
     r.route = log.route;
     r.client = log.client;
     r.session = log.mcp_session;
+    r.caller = log.caller;
     r.method = m.method;
     r.name = m.name;
     r.id = m.id;
@@ -124,7 +126,7 @@ void downstream_session::write_audit_records(const runtime_snapshot& snap, const
       r.outcome = "refused";
       r.reason = log.reason;
       if (log.reason == "tool_denied" && mcp.route) {
-        const auto refusal = mcp::refused_call(mcp.route->policy, m);
+        const auto refusal = mcp::refused_call(mcp.route->policy, m, &mcp.caller);
         r.error_code = refusal ? refusal->code : mcp::gateway_error_code;
         if (!refusal) r.reason = "batch_refused";
       } else {

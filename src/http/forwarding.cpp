@@ -65,6 +65,10 @@ void prepare_upstream_request(beast_http::request_header<>& req, const config::r
   req.set("X-Forwarded-For", ctx.client_ip);
   req.set("X-Forwarded-Proto", ctx.client_tls ? "https" : "http");
   req.set("X-Forwarded-Host", ctx.original_host);
+  // A route with auth consumed the client's credential: passing it on would hand a token
+  // issued for the gateway to a server it was not issued for (MCP: no token passthrough).
+  if (route.auth.enabled() && !route.auth.pass_authorization) req.erase(beast_http::field::authorization);
+  if (route.upstream_auth) req.set(route.upstream_auth->header, route.upstream_auth->value);
   if (route.strip_path) req.target(stripped_target(route.path, req.target()));
 }
 

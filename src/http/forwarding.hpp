@@ -35,8 +35,10 @@ struct forward_context {
 // (client-supplied values are dropped: an untrusted peer must not choose the address
 // upstreams see — trusted proxies come with the access-policy work); Expect dropped
 // (the gateway answers 100-continue itself); with `strip_path`, the target loses the
-// route's path (stripped_target). Everything else, including every MCP header and
-// Authorization, passes unchanged.
+// route's path (stripped_target); Authorization dropped on routes with `auth` (unless
+// auth.pass_authorization) and `upstream_auth` set. Everything else, including every MCP
+// header (and Authorization on a route without auth: the upstream's own OAuth), passes
+// unchanged.
 void prepare_upstream_request(beast_http::request_header<>& req, const config::route& route,
                               const forward_context& ctx);
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "auth/key_source.hpp"
 #include "http/rate_limiter.hpp"
 #include "http/upstream_set.hpp"
 #include "mcp/session_affinity.hpp"
@@ -36,6 +37,34 @@ std::shared_ptr<upstream_set> policy_state::upstreams(const config::route& route
   auto& slot = upstream_sets_[identity];
   if (auto existing = slot.lock()) return existing;
   auto made = std::make_shared<upstream_set>(route.instances.size());
+  slot = made;
+  return made;
+}
+
+running_key_source::~running_key_source() {
+  if (source) source->stop();
+}
+
+void policy_state::set_control_executor(boost::asio::any_io_executor executor) {
+  std::lock_guard lock(mutex_);
+  control_ = std::move(executor);
+}
+
+std::shared_ptr<running_key_source> policy_state::key_source(const config::oauth_settings& oauth) {
+  std::lock_guard lock(mutex_);
+  if (!control_) return nullptr;
+  std::erase_if(key_sources_, [](const auto& entry) { return entry.second.expired(); });
+  auto& slot = key_sources_[oauth.key_source_identity()];
+  if (auto existing = slot.lock()) return existing;
+  auth::key_source_settings settings;
+  settings.issuer = oauth.issuer;
+  settings.jwks_uri = oauth.jwks_uri;
+  settings.fetch.allowed_ips = oauth.allowed_ips;
+  settings.fetch.ca_file = oauth.ca_file;
+  settings.refresh_interval = std::chrono::duration_cast<std::chrono::seconds>(oauth.refresh_interval);
+  auto made = std::make_shared<running_key_source>();
+  made->source = std::make_shared<auth::key_source>(*control_, std::move(settings));
+  made->source->start();
   slot = made;
   return made;
 }

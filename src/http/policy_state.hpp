@@ -9,10 +9,17 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include "config/config.hpp"
+
+namespace mcpgate::auth {
+class key_source;
+}
 
 namespace mcpgate::http {
 
@@ -32,8 +39,22 @@ struct decision_count {
   std::uint64_t dry_run = 0;
 };
 
+// An issuer's key source, running while a snapshot holds this; the last holder gone stops
+// it (its refresh timer would otherwise keep it alive, and fetching, forever).
+struct running_key_source {
+  std::shared_ptr<auth::key_source> source;
+  ~running_key_source();
+};
+
 class policy_state {
  public:
+  // Where key sources fetch and keep their timers (the gateway's control thread). Unset:
+  // oauth routes get no keys (their requests are answered 503), as in one-off tools.
+  void set_control_executor(boost::asio::any_io_executor executor);
+  // The keys of an oauth route's issuer: one source per distinct key_source_identity(),
+  // shared by routes and kept across reloads while the settings stay the same. Null
+  // without a control executor.
+  std::shared_ptr<running_key_source> key_source(const config::oauth_settings& oauth);
   std::shared_ptr<decision_counter> counter(const std::string& rule);
   // The limiter for `spec`: the same object as long as the rule keeps its place and its
   // parameters (a changed rule starts with full buckets). Limiters no snapshot uses any
@@ -53,6 +74,8 @@ class policy_state {
   std::map<std::string, std::weak_ptr<rate_limiter>> limiters_;  // by rule + parameters
   std::map<std::string, std::weak_ptr<upstream_set>> upstream_sets_;  // by route + instances
   std::string affinity_key_;
+  std::optional<boost::asio::any_io_executor> control_;
+  std::map<std::string, std::weak_ptr<running_key_source>> key_sources_;
 };
 
 }  // namespace mcpgate::http

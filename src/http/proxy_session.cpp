@@ -24,6 +24,7 @@
 #include "http/upstream_set.hpp"
 #include "http/wire.hpp"
 #include "mcp/jsonrpc.hpp"
+#include "auth/authenticate.hpp"
 #include "mcp/jsonrpc_error.hpp"
 #include "mcp/legacy_sse.hpp"
 #include "mcp/session_affinity.hpp"
@@ -561,6 +562,26 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
     co_return false;
   }
 
+  if (const auto* described = metadata_route(*snap, log.host, log.path);
+      described && (req.method() == bhttp::verb::get || req.method() == bhttp::verb::head)) {
+    // Public by design (clients need it before they have a token), but only to clients the
+    // route itself admits.
+    log.route = described->name;
+    if (auto refused = refusal(snap->access_of(*described), exchange_address_, exchange_client_)) {
+      log.rule = std::move(*refused);
+      const bool keep_alive = co_await refuse(403, "ip_denied", "Forbidden\n", log, parser);
+      finish();
+      co_return keep_alive;
+    }
+    // Browser-based clients read it from another origin.
+    reply_fields cors;
+    cors.emplace_back("Access-Control-Allow-Origin", "*");
+    co_await write_reply(200, "oauth_metadata", "application/json", auth::metadata_document(*described->auth.oauth),
+                         log, true, std::nullopt, cors);
+    finish();
+    co_return !close_requested_;
+  }
+
   const auto* route = snap->routes.match(log.host, target);
   if (!route) {
     spdlog::info("no route for host host={} path={} client={}", log.host, log.path, exchange_client_);
@@ -599,6 +620,13 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
     co_return false;
   }
   if (!parser.is_done()) parser.body_limit(body_limit);
+  if (route->auth.enabled()) {
+    const auto refused = co_await authenticate(*snap, *route, parser, log, mcp.caller);
+    if (refused) {
+      finish();
+      co_return *refused;
+    }
+  }
 
   // MCP routes: a POST body is read whole and parsed once; every later decision (rate-limit
   // keys, tool policy, logs) uses what it says, never a header alone.
@@ -606,7 +634,8 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   // takes forms), unless a rule must judge the body: then they are refused.
   mcp.route = route;
   auto& inspected = mcp.request;
-  const bool judged = route->judges_mcp_body();
+  // An API key limited to some tools makes every call of its caller a judged one.
+  const bool judged = route->judges_mcp_body() || mcp::caller_tools_rule(&mcp.caller);
   if (route->mcp && req.method() == bhttp::verb::post && !is_json(req[bhttp::field::content_type]) && judged) {
     const bool keep_alive = co_await refuse(415, "unsupported_media_type",
                                             "Unsupported Media Type: MCP messages are sent as application/json\n", log,
@@ -647,8 +676,8 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
     finish();
     co_return keep_alive;
   }
-  if (inspected && !route->policy.empty()) {
-    if (auto refusal_body = refused_calls(*snap, *route, *inspected, log)) {
+  if (inspected && (!route->policy.empty() || mcp::caller_tools_rule(&mcp.caller))) {
+    if (auto refusal_body = refused_calls(*snap, *route, *inspected, mcp.caller, log)) {
       const unsigned status = refusal_body->empty() ? 202 : 200;
       co_await write_reply(status, "tool_denied", "application/json", *refusal_body, log, true);
       finish();
@@ -657,7 +686,7 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   }
   log.upstream = route->upstream.to_string();
 
-  if (inspected) mcp.list_filters = mcp::list_filters(route->policy, *inspected);
+  if (inspected) mcp.list_filters = mcp::list_filters(route->policy, *inspected, &mcp.caller);
   const bool keep_alive = co_await proxy(*snap, *route, parser, log, mcp);
   finish();
   co_return keep_alive && !close_requested_ && !client_gone_;
@@ -1111,20 +1140,22 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
 
 asio::awaitable<void> downstream_session::local_reply(unsigned status, std::string_view reason, std::string_view body,
                                                       observability::access_record& log, bool keep_alive,
-                                                      const config::route* route, std::optional<std::uint64_t> retry_after) {
+                                                      const config::route* route, std::optional<std::uint64_t> retry_after,
+                                                      const reply_fields& fields) {
   if (route && route->mcp) {
     while (!body.empty() && body.back() == '\n') body.remove_suffix(1);
     const auto json = mcp::jsonrpc_error_body({.message = body, .reason = reason, .retry_after_seconds = retry_after});
-    co_await write_reply(status, reason, "application/json", json, log, keep_alive, retry_after);
+    co_await write_reply(status, reason, "application/json", json, log, keep_alive, retry_after, fields);
   } else {
-    co_await write_reply(status, reason, "text/plain; charset=utf-8", body, log, keep_alive, retry_after);
+    co_await write_reply(status, reason, "text/plain; charset=utf-8", body, log, keep_alive, retry_after, fields);
   }
 }
 
 asio::awaitable<void> downstream_session::write_reply(unsigned status, std::string_view reason,
                                                       std::string_view content_type, std::string_view body,
                                                       observability::access_record& log, bool keep_alive,
-                                                      std::optional<std::uint64_t> retry_after) {
+                                                      std::optional<std::uint64_t> retry_after,
+                                                      const reply_fields& fields) {
   ++worker_.stats().local_replies;
   log.status = status;
   log.reason = std::string(reason);
@@ -1133,6 +1164,7 @@ asio::awaitable<void> downstream_session::write_reply(unsigned status, std::stri
   res.body() = std::string(body);
   res.set(bhttp::field::cache_control, "no-store");
   if (retry_after) res.set(bhttp::field::retry_after, std::to_string(*retry_after));
+  for (const auto& [name, value] : fields) res.set(name, value);
   res.keep_alive(keep_alive && !close_requested_);
   res.prepare_payload();
   // Closing after an early reply while the client still sends its body would make the
@@ -1145,7 +1177,8 @@ asio::awaitable<void> downstream_session::write_reply(unsigned status, std::stri
 
 asio::awaitable<bool> downstream_session::refuse(unsigned status, std::string_view reason, std::string_view body,
                                                 observability::access_record& log, request_parser& parser,
-                                                const config::route* route, std::optional<std::uint64_t> retry_after) {
+                                                const config::route* route, std::optional<std::uint64_t> retry_after,
+                                                const reply_fields& fields) {
   // Reading a small body to its end keeps the connection for the client's next request
   // (a rate-limited client that must reconnect every time costs both sides more); a large
   // one is not worth reading, so the reply closes the connection (after a lingering close).
@@ -1164,7 +1197,7 @@ asio::awaitable<bool> downstream_session::refuse(unsigned status, std::string_vi
     }
     complete = parser.is_done();
   }
-  co_await local_reply(status, reason, body, log, complete, route, retry_after);
+  co_await local_reply(status, reason, body, log, complete, route, retry_after, fields);
   co_return complete && !close_requested_ && !linger_;
 }
 

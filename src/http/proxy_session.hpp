@@ -41,6 +41,7 @@ struct mcp_exchange {
   std::vector<mcp::list_filter> list_filters;       // list answers to filter
   std::optional<mcp::answer_watch> answers;         // audit: the answers seen in the response
   const struct config::route* route = nullptr;
+  auth::identity caller;  // who the route's auth says is calling (anonymous without auth)
 };
 
 class downstream_session : public std::enable_shared_from_this<downstream_session> {
@@ -119,18 +120,31 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   // False: the exchange is over (413 answered, or the client stalled or left).
   boost::asio::awaitable<bool> read_whole_body(request_parser& parser, std::string& out,
                                                observability::access_record& log, const struct config::route& route);
+  // Extra header fields of a reply the gateway makes (WWW-Authenticate, CORS).
+  using reply_fields = std::vector<std::pair<std::string_view, std::string>>;
   // A reply made by the gateway. On an MCP route (`route` given, route->mcp) the body is a
   // JSON-RPC error carrying `body` as its message; `retry_after` adds Retry-After (seconds).
   boost::asio::awaitable<void> local_reply(unsigned status, std::string_view reason, std::string_view body,
                                            observability::access_record& log, bool keep_alive,
                                            const config::route* route = nullptr,
-                                           std::optional<std::uint64_t> retry_after = std::nullopt);
+                                           std::optional<std::uint64_t> retry_after = std::nullopt,
+                                           const reply_fields& fields = {});
   // local_reply for a request the gateway refuses before forwarding it; the rest of a small
   // body is read and dropped first. Returns whether the connection may carry another request.
   boost::asio::awaitable<bool> refuse(unsigned status, std::string_view reason, std::string_view body,
                                       observability::access_record& log, request_parser& parser,
                                       const config::route* route = nullptr,
-                                      std::optional<std::uint64_t> retry_after = std::nullopt);
+                                      std::optional<std::uint64_t> retry_after = std::nullopt,
+                                      const reply_fields& fields = {});
+  // The route's `auth:` on this request. nullopt: allowed (`caller` set, logged in `log`);
+  // otherwise the request was refused (401 / 403 / 400 / 503 answered) and the value says
+  // whether the connection may carry another request.
+  boost::asio::awaitable<std::optional<bool>> authenticate(const runtime_snapshot& snap, const config::route& route,
+                                                           request_parser& parser, observability::access_record& log,
+                                                           auth::identity& caller);
+  // GET of an oauth route's protected resource metadata (RFC 9728): the route it
+  // describes, or null when `path` is no such document of a route on `host`.
+  const config::route* metadata_route(const runtime_snapshot& snap, std::string_view host, std::string_view path) const;
   // Takes a token from each of the route's rate limits; the seconds to wait when one has
   // none (its rule recorded in `log`), nullopt when the request may go on.
   std::optional<std::uint64_t> rate_limited(const runtime_snapshot& snap, const config::route& route,
@@ -140,11 +154,13 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   // error body to answer with when one is refused (counted, rule in `log`; "" when only
   // notifications were refused: nothing to answer), else nullopt.
   std::optional<std::string> refused_calls(const runtime_snapshot& snap, const config::route& route,
-                                           const mcp::inspected_request& inspected, observability::access_record& log);
+                                           const mcp::inspected_request& inspected, const auth::identity& caller,
+                                           observability::access_record& log);
   // Writes a reply the gateway makes itself, body given as is.
   boost::asio::awaitable<void> write_reply(unsigned status, std::string_view reason, std::string_view content_type,
                                            std::string_view body, observability::access_record& log, bool keep_alive,
-                                           std::optional<std::uint64_t> retry_after = std::nullopt);
+                                           std::optional<std::uint64_t> retry_after = std::nullopt,
+                                           const reply_fields& fields = {});
 
   boost::asio::awaitable<void> lingering_close();
   // Waits until `socket` is readable, at most `limit` (0: no limit); beast timeout on expiry.

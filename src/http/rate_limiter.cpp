@@ -30,7 +30,7 @@ rate_limiter::rate_limiter(const config::rate_limit& spec) : spec_(spec) {
 }
 
 std::optional<std::string> rate_limiter::key_for(const net::ip_bytes& client, std::string_view method,
-                                                 std::string_view tool) const {
+                                                 std::string_view tool, std::string_view caller) const {
   std::string key;
   for (const auto part : spec_.key) {
     switch (part) {
@@ -49,6 +49,17 @@ std::optional<std::string> rate_limiter::key_for(const net::ip_bytes& client, st
       case config::rate_limit::key_part::mcp_method:
         if (method.empty()) return std::nullopt;
         key += method;
+        key += '\0';
+        break;
+      case config::rate_limit::key_part::caller:
+        if (caller.empty()) {
+          // Anonymous callers share their network's bucket; the marker keeps it apart from labels.
+          const auto network = net::client_network(client, spec_.ipv4_prefix, spec_.ipv6_prefix);
+          key += '\1';
+          key.append(reinterpret_cast<const char*>(network.data()), network.size());
+        } else {
+          key += caller;
+        }
         key += '\0';
         break;
     }

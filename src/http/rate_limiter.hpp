@@ -50,8 +50,9 @@ class rate_limiter {
   // `method` / `tool` what the JSON-RPC body says ("" when not an MCP request). The route
   // part is implied: each route has its own limiter. nullopt: the limit does not apply
   // (a limit keyed by tool applies to tool calls only).
+  // `caller`: the authenticated caller's label ("" when anonymous: keyed by address instead).
   std::optional<std::string> key_for(const net::ip_bytes& client, std::string_view method = {},
-                                     std::string_view tool = {}) const;
+                                     std::string_view tool = {}, std::string_view caller = {}) const;
   // Takes one token from `key`'s bucket if it has one. A refusal takes nothing.
   verdict take(std::string_view key, time_point now = std::chrono::steady_clock::now());
 

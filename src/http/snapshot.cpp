@@ -48,6 +48,7 @@ runtime_snapshot::runtime_snapshot(std::shared_ptr<const config::config> config,
     auto& limits = route_rate_limits.emplace_back();
     for (const auto& spec : r.rate_limits) limits.push_back({&spec, policy->limiter(spec), policy->counter(spec.where)});
     route_upstreams.push_back(r.instances.empty() ? nullptr : policy->upstreams(r));
+    route_key_sources.push_back(r.auth.oauth ? policy->key_source(*r.auth.oauth) : nullptr);
     parse_header_limit = std::max(parse_header_limit, header_limit_of(r));
     parse_body_limit = std::max(parse_body_limit, body_limit_of(r));
   }

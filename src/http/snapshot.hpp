@@ -75,6 +75,12 @@ struct runtime_snapshot {
   std::string affinity_key;
   std::shared_ptr<boost::asio::ssl::context> upstream_tls;  // null when no https upstream
   std::shared_ptr<stdio::bridge_registry> stdio;
+  // oauth routes: their issuer's keys (by index in cfg->routes; null for other routes).
+  std::vector<std::shared_ptr<running_key_source>> route_key_sources;
+  auth::key_source* key_source_of(const config::route& route) const {
+    const auto& running = route_key_sources[index_of(route)];
+    return running ? running->source.get() : nullptr;
+  }
   std::uint64_t generation;
 };
 

@@ -10,20 +10,29 @@ namespace mcpgate::mcp {
 
 namespace {
 
-bool matches_any(const std::vector<config::name_rule::pattern>& patterns, const std::string& name) {
+bool matches_any(const std::vector<config::name_rule::pattern>& patterns, const std::string& name,
+                 const auth::identity& who) {
   // No FNM_PATHNAME: `*` also matches '/', so "file:///srv/*" covers a whole tree.
-  return std::any_of(patterns.begin(), patterns.end(),
-                     [&](const auto& p) { return ::fnmatch(p.glob.c_str(), name.c_str(), 0) == 0; });
+  return std::any_of(patterns.begin(), patterns.end(), [&](const auto& p) {
+    return ::fnmatch(p.glob.c_str(), name.c_str(), 0) == 0 && auth::meets(p.caller, who);
+  });
 }
 
 }  // namespace
 
-name_verdict check(const config::name_rule& rule, std::string_view name) {
+name_verdict check(const config::name_rule& rule, std::string_view name, const auth::identity* who) {
   if (rule.empty()) return name_verdict::allowed;
+  static const auth::identity anonymous;
+  const auto& caller = who ? *who : anonymous;
   const std::string text(name);  // fnmatch wants NUL-terminated strings
-  if (matches_any(rule.deny, text)) return name_verdict::denied_by_deny;
-  if (!rule.allow.empty() && !matches_any(rule.allow, text)) return name_verdict::denied_by_allow;
+  if (matches_any(rule.deny, text, caller)) return name_verdict::denied_by_deny;
+  if (!rule.allow.empty() && !matches_any(rule.allow, text, caller)) return name_verdict::denied_by_allow;
   return name_verdict::allowed;
+}
+
+const config::name_rule* caller_tools_rule(const auth::identity* who) {
+  if (!who || !who->key || who->key->tools.empty()) return nullptr;
+  return &who->key->tools;
 }
 
 const config::name_rule* rule_for_call(const config::mcp_policy& policy, std::string_view method) {
@@ -35,16 +44,24 @@ const config::name_rule* rule_for_call(const config::mcp_policy& policy, std::st
   return nullptr;
 }
 
-std::optional<call_refusal> refused_call(const config::mcp_policy& policy, const message_info& message) {
+std::optional<call_refusal> refused_call(const config::mcp_policy& policy, const message_info& message,
+                                        const auth::identity* who) {
   // A call sent as a notification (no id) is judged too: a server may run it anyway.
   if (message.kind == message_kind::response) return std::nullopt;
   const auto* rule = rule_for_call(policy, message.method);
-  if (!rule || rule->empty()) return std::nullopt;
-  const auto verdict = check(*rule, message.name);
+  if (!rule) return std::nullopt;
+  auto verdict = check(*rule, message.name, who);
+  if (verdict == name_verdict::allowed && rule == &policy.tools) {
+    if (const auto* own = caller_tools_rule(who)) {
+      verdict = check(*own, message.name, who);
+      rule = own;
+    }
+  }
   if (verdict == name_verdict::allowed) return std::nullopt;
   call_refusal out;
   out.rule = rule->where + (verdict == name_verdict::denied_by_deny ? ".deny" : ".allow");
-  if (rule == &policy.tools) {
+  out.dry_run = rule->dry_run;
+  if (rule == &policy.tools || rule == caller_tools_rule(who)) {
     out.code = -32602;
     out.message = "Unknown tool: " + message.name;
   } else if (rule == &policy.prompts) {
@@ -57,14 +74,16 @@ std::optional<call_refusal> refused_call(const config::mcp_policy& policy, const
   return out;
 }
 
-std::vector<list_filter> list_filters(const config::mcp_policy& policy, const inspected_request& request) {
+std::vector<list_filter> list_filters(const config::mcp_policy& policy, const inspected_request& request,
+                                      const auth::identity* who) {
   std::vector<list_filter> out;
   for (const auto& m : request.messages) {
     if (m.kind != message_kind::request) continue;
-    list_filter f{m.id, nullptr, {}, "name"};
+    list_filter f{m.id, nullptr, {}, "name", who};
     if (m.method == "tools/list") {
       f.rule = &policy.tools;
       f.array_key = "tools";
+      f.caller_rule = caller_tools_rule(who);
     } else if (m.method == "prompts/list") {
       f.rule = &policy.prompts;
       f.array_key = "prompts";
@@ -77,7 +96,7 @@ std::vector<list_filter> list_filters(const config::mcp_policy& policy, const in
       f.array_key = "resourceTemplates";
       f.name_key = "uriTemplate";
     }
-    if (f.rule && !f.rule->empty()) out.push_back(std::move(f));
+    if (f.rule && (!f.rule->empty() || f.caller_rule)) out.push_back(std::move(f));
   }
   return out;
 }
@@ -103,14 +122,19 @@ bool filter_one(boost::json::value& message, const std::vector<list_filter>& fil
     const auto* name = entry ? entry->if_contains(f->name_key) : nullptr;
     // An entry without a readable name cannot be judged: hidden (closed by default).
     const std::string text = name && name->is_string() ? std::string(name->get_string()) : std::string();
-    const auto verdict = check(*f->rule, text);
+    const auto* rule = f->rule;
+    auto verdict = check(*rule, text, f->who);
+    if (verdict == name_verdict::allowed && f->caller_rule) {
+      rule = f->caller_rule;
+      verdict = check(*rule, text, f->who);
+    }
     if (verdict == name_verdict::allowed) {
       ++it;
       continue;
     }
     outcome.hidden.push_back(
-        {text, f->rule->where + (verdict == name_verdict::denied_by_deny ? ".deny" : ".allow"), f->rule->dry_run});
-    if (f->rule->dry_run) {
+        {text, rule->where + (verdict == name_verdict::denied_by_deny ? ".deny" : ".allow"), rule->dry_run});
+    if (rule->dry_run) {
       ++it;
       continue;
     }

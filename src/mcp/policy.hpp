@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "auth/identity.hpp"
 #include "config/config.hpp"
 #include "mcp/jsonrpc.hpp"
 
@@ -14,7 +15,12 @@ namespace mcpgate::mcp {
 
 enum class name_verdict { allowed, denied_by_deny, denied_by_allow };
 
-name_verdict check(const config::name_rule& rule, std::string_view name);
+// Patterns with conditions on the caller count only when `who` meets them (null: an
+// anonymous caller, who meets none).
+name_verdict check(const config::name_rule& rule, std::string_view name, const auth::identity* who = nullptr);
+
+// The rules that judge `who`'s calls and lists besides the route's: an API key's tools.
+const config::name_rule* caller_tools_rule(const auth::identity* who);
 
 // The rule of `policy` that governs a request `method` (tools/call -> tools, prompts/get ->
 // prompts, resources/read|subscribe|unsubscribe -> resources), or null when the method
@@ -28,8 +34,10 @@ struct call_refusal {
   int code;
   std::string message;  // "Unknown tool: write_file"
   std::string rule;     // "routes.files.tools.allow": for logs and counters, never sent
+  bool dry_run = false;  // the rule only reports
 };
-std::optional<call_refusal> refused_call(const config::mcp_policy& policy, const message_info& message);
+std::optional<call_refusal> refused_call(const config::mcp_policy& policy, const message_info& message,
+                                        const auth::identity* who = nullptr);
 
 // A list request whose result must be filtered (tools/list, prompts/list, resources/list,
 // resources/templates/list under a non-empty rule): the response with `id` gets the
@@ -39,8 +47,11 @@ struct list_filter {
   const config::name_rule* rule;
   std::string_view array_key;  // "tools"
   std::string_view name_key;   // "name"
+  const auth::identity* who = nullptr;               // the caller, for conditions; outlives the exchange's filters
+  const config::name_rule* caller_rule = nullptr;    // judged after `rule`: the caller's own tools (API key)
 };
-std::vector<list_filter> list_filters(const config::mcp_policy& policy, const inspected_request& request);
+std::vector<list_filter> list_filters(const config::mcp_policy& policy, const inspected_request& request,
+                                      const auth::identity* who = nullptr);
 
 // What filtering one JSON text (a response, or a batch of them) did.
 struct hidden_entry {

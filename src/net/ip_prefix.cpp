@@ -166,5 +166,13 @@ std::vector<ip_prefix> parse_all(std::initializer_list<const char*> texts) {
 
 std::vector<ip_prefix> rfc1918_prefixes() { return parse_all({"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}); }
 std::vector<ip_prefix> loopback_prefixes() { return parse_all({"127.0.0.0/8", "::1/128"}); }
+std::vector<ip_prefix> special_purpose_prefixes() {
+  // IPv4 ranges are stored IPv4-mapped, so "10.0.0.0/8" also covers ::ffff:10.0.0.0/104.
+  return parse_all({"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+                    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
+                    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4", "::/96",
+                    "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "2002::/16",
+                    "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8"});
+}
 
 }  // namespace mcpgate::net

@@ -109,6 +109,8 @@ class maybe_tls_stream {
   tls_stream& tls() { return *tls_; }
   websocket_bytes::websocket& ws() { return ws_tls_->next_layer().ws(); }
   executor_type get_executor() { return tcp().get_executor(); }
+  // The OpenSSL connection (client certificate, exporter values); null on plain streams.
+  SSL* native_ssl() { return tls_ ? tls_->native_handle() : ws_tls_ ? ws_tls_->native_handle() : nullptr; }
 
   // Client side, before the handshake: verify the server certificate for `server_name`
   // and send it as SNI (names only: RFC 6066 forbids IP literals in server_name).

@@ -55,6 +55,22 @@ std::shared_ptr<ssl::context> make_server_tls_context(const config::tls_files& f
   if (SSL_CTX_check_private_key(native) != 1) {
     throw std::runtime_error("tls.key_file " + files.key_file + " does not match tls.cert_file " + files.cert_file);
   }
+  if (!files.client_ca_file.empty()) {
+    // mTLS: clients are asked for a certificate from this CA; one they send must verify
+    // (the handshake fails otherwise), and `required` refuses clients that send none.
+    if (SSL_CTX_load_verify_locations(native, files.client_ca_file.c_str(), nullptr) != 1) {
+      throw std::runtime_error("tls.client_ca_file " + files.client_ca_file + ": " + openssl_reason());
+    }
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(files.client_ca_file.c_str());
+    if (!names) throw std::runtime_error("tls.client_ca_file " + files.client_ca_file + ": " + openssl_reason());
+    SSL_CTX_set_client_CA_list(native, names);
+    SSL_CTX_set_verify(native, SSL_VERIFY_PEER | (files.client_cert_required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+                       nullptr);
+    // Resumed sessions keep the certificate they were verified with; OpenSSL refuses to
+    // resume a verified session without a context id.
+    static const unsigned char context_id[] = "mcpgate-mtls";
+    SSL_CTX_set_session_id_context(native, context_id, sizeof context_id - 1);
+  }
   return ctx;
 }
 

@@ -88,8 +88,8 @@ void write_audit(const audit_record& r) {
   const auto seconds = std::chrono::time_point_cast<std::chrono::seconds>(now);
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now - seconds).count();
   std::string line = fmt::format(
-      R"({{"time":"{:%Y-%m-%dT%H:%M:%S}.{:03}Z","type":"audit","route":"{}","client":"{}","session":"{}","method":"{}","name":"{}","id":{},"outcome":"{}","error_code":{},"reason":"{}","status":{},"duration_ms":{:.3f},"bytes_in":{},"bytes_out":{})",
-      seconds, millis, json_escape(r.route), json_escape(r.client), json_escape(r.session), json_escape(r.method),
+      R"({{"time":"{:%Y-%m-%dT%H:%M:%S}.{:03}Z","type":"audit","route":"{}","client":"{}","caller":"{}","session":"{}","method":"{}","name":"{}","id":{},"outcome":"{}","error_code":{},"reason":"{}","status":{},"duration_ms":{:.3f},"bytes_in":{},"bytes_out":{})",
+      seconds, millis, json_escape(r.route), json_escape(r.client), json_escape(r.caller), json_escape(r.session), json_escape(r.method),
       json_escape(r.name), r.id.empty() ? "null" : r.id, r.outcome,
       r.error_code ? std::to_string(*r.error_code) : std::string("null"), json_escape(r.reason), r.status,
       static_cast<double>(r.duration.count()) / 1000.0, r.bytes_in, r.bytes_out);

@@ -20,6 +20,7 @@ struct audit_record {
   std::string route;
   std::string client;
   std::string session;  // Mcp-Session-Id
+  std::string caller;   // the authenticated caller ("oauth:alice", "key:ci-bot"), "" when anonymous
   std::string method;
   std::string name;     // the tool, prompt or resource a call names
   std::string id;       // JSON text; "" for a notification

@@ -79,10 +79,10 @@ void write_access_log(const access_record& r) {
   const auto seconds = std::chrono::time_point_cast<std::chrono::seconds>(now);
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now - seconds).count();
   access_logger()->info(
-      R"({{"time":"{:%Y-%m-%dT%H:%M:%S}.{:03}Z","type":"access","client":"{}","peer":"{}","method":"{}","host":"{}","path":"{}","route":"{}","upstream":"{}","status":{},"bytes_in":{},"bytes_out":{},"duration_ms":{:.3f},"reason":"{}","rule":"{}","mcp_session":"{}","mcp_method":"{}","mcp_name":"{}"}})",
+      R"({{"time":"{:%Y-%m-%dT%H:%M:%S}.{:03}Z","type":"access","client":"{}","peer":"{}","method":"{}","host":"{}","path":"{}","route":"{}","upstream":"{}","status":{},"bytes_in":{},"bytes_out":{},"duration_ms":{:.3f},"reason":"{}","rule":"{}","caller":"{}","mcp_session":"{}","mcp_method":"{}","mcp_name":"{}"}})",
       seconds, millis, json_escape(r.client), json_escape(r.peer), json_escape(r.method), json_escape(r.host), json_escape(r.path),
       json_escape(r.route), json_escape(r.upstream), r.status, r.bytes_in, r.bytes_out,
-      static_cast<double>(r.duration.count()) / 1000.0, json_escape(r.reason), json_escape(r.rule), json_escape(r.mcp_session),
+      static_cast<double>(r.duration.count()) / 1000.0, json_escape(r.reason), json_escape(r.rule), json_escape(r.caller), json_escape(r.mcp_session),
       json_escape(r.mcp_method), json_escape(r.mcp_name));
 }
 

@@ -31,6 +31,7 @@ struct access_record {
   std::string reason;        // stable reason for local replies and aborted exchanges ("" when proxied normally)
   std::string mcp_session;   // Mcp-Session-Id, if any
   std::string rule;          // the access rule that refused ("routes.echo.allow"), if any
+  std::string caller;        // the authenticated caller ("oauth:alice", "key:ci-bot"), "" when anonymous
   // MCP routes: the JSON-RPC method of the POST body ("tools/call"; a batch: the first
   // message's, with "+" appended) and what it names (the tool, prompt or resource).
   std::string mcp_method;

@@ -77,7 +77,7 @@ routes:
   EXPECT_TRUE(has_part(r, "routes.b.rate_limit.requests: expected an integer 1..1000000000, got \"0\""));
   EXPECT_TRUE(has(r, "t.yaml:4:71: error: routes.b.rate_limit.per: the period must be longer than 0 (e.g. 1s, 1m)"));
   EXPECT_TRUE(has(r, "t.yaml:4:80: error: routes.b.rate_limit.key: invalid rate limit key \"user\" (expected one of: "
-                     "client_ip, route, tool, mcp_method)"));
+                     "client_ip, route, tool, mcp_method, caller)"));
   EXPECT_TRUE(has_part(r, "routes.b.rate_limit.burst: expected an integer 1..1000000000, got \"many\""));
   EXPECT_TRUE(has_part(r, "routes.c.rate_limit: expected a rate limit { requests, per, burst, key } or a non-empty list"));
   EXPECT_TRUE(has_part(r, "routes.c.mcp: expected a bool (true or false), got \"yes\""));

@@ -579,10 +579,10 @@ TEST(ConfigLoader, UnknownTopLevelKey) {
   const auto r = load(with_listener("listen_adr: \":8080\"\n"));
   EXPECT_TRUE(has(r, "t.yaml:2:1: error: listen_adr: unknown key \"listen_adr\" (did you mean \"listen_addr\"?); "
                      "allowed keys: listen_addr, log_level, shutdown_timeout, tunnel_domain, tls, routes, upstream, "
-                     "listeners, limits, workers, trusted_proxies, ip_sets, audit, session_affinity, tunnel"));
+                     "listeners, limits, workers, trusted_proxies, ip_sets, audit, session_affinity, tunnel, api_keys"));
   EXPECT_TRUE(has(load(with_listener("frobnicate: 1\n")),
                   "t.yaml:2:1: error: frobnicate: unknown key \"frobnicate\"; allowed keys: listen_addr, log_level, "
-                  "shutdown_timeout, tunnel_domain, tls, routes, upstream, listeners, limits, workers, trusted_proxies, ip_sets, audit, session_affinity, tunnel"));
+                  "shutdown_timeout, tunnel_domain, tls, routes, upstream, listeners, limits, workers, trusted_proxies, ip_sets, audit, session_affinity, tunnel, api_keys"));
 }
 
 TEST(ConfigLoader, UnknownNestedKeys) {
@@ -600,10 +600,10 @@ limits:
   EXPECT_TRUE(has(r, "t.yaml:2:7: error: listeners[0].adress: unknown key \"adress\" (did you mean \"address\"?); "
                      "allowed keys: address, mode, tls, allow, deny, dry_run, proxy_protocol, max_connections, "
                      "max_connections_per_client"));
-  EXPECT_TRUE(has(r, "t.yaml:3:8: error: tls.cert: unknown key \"cert\"; allowed keys: cert_file, key_file, poll_interval"));
+  EXPECT_TRUE(has(r, "t.yaml:3:8: error: tls.cert: unknown key \"cert\"; allowed keys: cert_file, key_file, poll_interval, client_ca_file, client_auth"));
   EXPECT_TRUE(has(r, "t.yaml:5:32: error: routes.a.pathh: unknown key \"pathh\" (did you mean \"path\"?); allowed "
                      "keys: path, upstream, connect_timeout, response_header_timeout, stream_idle_timeout, preserve_host, allow, deny, action, dry_run, "
-                     "allowed_origins, rate_limit, limits, mcp, tools, prompts, resources, strip_path, upstreams, health_check"));
+                     "allowed_origins, rate_limit, limits, mcp, tools, prompts, resources, strip_path, upstreams, health_check, auth, upstream_auth"));
   EXPECT_TRUE(has(r, "t.yaml:7:10: error: upstream.tls.ca_fil: unknown key \"ca_fil\" (did you mean \"ca_file\"?); "
                      "allowed keys: ca_file, include_system_cas"));
   EXPECT_TRUE(has_part(r, "t.yaml:8:3: error: upstream.allowed: unknown key \"allowed\"; allowed keys: allowed_ips,"));
@@ -650,7 +650,7 @@ TEST(ConfigLoader, ReportsEveryErrorAtOnceInFileOrder) {
   EXPECT_TRUE(has(r, path + ":1:14: error: listen_addr: invalid address \"8080\": missing :port (expected host:port, "
                             "e.g. \":8080\" or \"127.0.0.1:8080\")"));
   EXPECT_TRUE(has(r, path + ":22:1: error: extra: unknown key \"extra\"; allowed keys: listen_addr, log_level, "
-                            "shutdown_timeout, tunnel_domain, tls, routes, upstream, listeners, limits, workers, trusted_proxies, ip_sets, audit, session_affinity, tunnel"));
+                            "shutdown_timeout, tunnel_domain, tls, routes, upstream, listeners, limits, workers, trusted_proxies, ip_sets, audit, session_affinity, tunnel, api_keys"));
   int last_line = 0;
   for (const auto& d : r.diagnostics) {
     EXPECT_GE(d.line, last_line) << d.to_string();

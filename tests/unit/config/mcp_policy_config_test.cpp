@@ -53,7 +53,7 @@ routes:
   EXPECT_TRUE(has_part(r, "routes.a.tools.allow: expected a list of names or globs")) << testing::rendered(r);
   EXPECT_TRUE(has_part(r, "routes.b.tools.allow[0]: empty name (use \"*\" for every name)"));
   EXPECT_TRUE(has_part(r, "routes.b.tools.permit: unknown key \"permit\"; allowed keys: allow, deny, dry_run"));
-  EXPECT_TRUE(has_part(r, "routes.c.prompts.deny[0].scope: unknown key \"scope\"; allowed keys: name"));
+  EXPECT_TRUE(has_part(r, "routes.c.prompts.deny[0]: a condition on the caller that can never hold: the route has no auth.oauth"));
   EXPECT_TRUE(has_part(r, "routes.c.prompts.deny[1].name: missing required key \"name\""));
   EXPECT_TRUE(has_part(r, "routes.d.mcp: tools / prompts / resources rules and rate-limit keys tool / mcp_method need mcp: true"));
   EXPECT_TRUE(has_part(r, "routes.e.mcp: tools / prompts / resources rules"));
