@@ -84,6 +84,10 @@ class gateway {
   // `tunnel:`: a connector on a thread of its own, its streams to one of our listeners.
   void start_tunnel(const config::tunnel_connector& settings);
 
+  // Housekeeping off the data path (certificate polling, health checks, issuer key
+  // fetches): its own thread and io_context. Declared first so it outlives the snapshots,
+  // whose key sources keep timers on it.
+  boost::asio::io_context control_{1};
   // Counters and rate-limit buckets, kept across snapshots (declared before current_:
   // snapshots hold pieces of it).
   std::shared_ptr<http::policy_state> policy_ = std::make_shared<http::policy_state>();
@@ -95,8 +99,6 @@ class gateway {
   std::vector<bound_listener> bound_;
   std::vector<std::thread> threads_;
   bool stopped_ = false;
-  // Housekeeping off the data path (certificate polling): its own thread and io_context.
-  boost::asio::io_context control_{1};
   boost::asio::steady_timer certificate_timer_{control_};
   boost::asio::steady_timer access_timer_{control_};
   std::mutex snapshot_mutex_;  // reload() vs rebuild_for_time(): one writer of current_ at a time

@@ -1,5 +1,7 @@
 #include "auth/key_source.hpp"
 
+#include <array>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -41,9 +43,7 @@ key_source::key_source(asio::any_io_executor control, key_source_settings settin
   status_.jwks_uri = settings_.jwks_uri;
 }
 
-void key_source::start() {
-  asio::co_spawn(control_, [self = shared_from_this()] { return self->refresh_loop(); }, asio::detached);
-}
+void key_source::start() { asio::co_spawn(control_, refresh_loop(shared_from_this()), asio::detached); }
 
 void key_source::stop() {
   asio::post(control_, [self = shared_from_this()] {
@@ -52,7 +52,9 @@ void key_source::stop() {
   });
 }
 
-asio::awaitable<void> key_source::refresh_loop() {
+asio::awaitable<void> key_source::refresh_once(std::shared_ptr<key_source>) { co_await refresh(); }
+
+asio::awaitable<void> key_source::refresh_loop(std::shared_ptr<key_source>) {
   auto retry = first_retry;
   while (!stopped_) {
     const bool ok = co_await refresh();
@@ -66,7 +68,10 @@ asio::awaitable<void> key_source::refresh_loop() {
 }
 
 asio::awaitable<std::string> key_source::discover_jwks_uri(std::string& error) {
-  for (const auto& url : {rfc8414_url(settings_.issuer), openid_url(settings_.issuer)}) {
+  // A named array, not a braced list: g++ 12 keeps an initializer_list's array on the stack
+  // across the co_await below.
+  const std::array<std::string, 2> urls{rfc8414_url(settings_.issuer), openid_url(settings_.issuer)};
+  for (const auto& url : urls) {
     auto res = co_await https_get(url, settings_.fetch);
     if (!res.ok()) {
       error = res.error;
@@ -128,7 +133,6 @@ asio::awaitable<bool> key_source::refresh() {
     }
   }
   refreshing_ = false;
-  last_refresh_ = std::chrono::steady_clock::now();
   if (fetched) {
     const auto count = fetched->keys.size();
     keys_.store(std::make_shared<const jwk_set>(std::move(*fetched)));
@@ -161,31 +165,39 @@ asio::awaitable<bool> key_source::refresh() {
 void key_source::add_waiter(waiter w) { waiters_.push_back(std::move(w)); }
 
 asio::awaitable<key_source::keys_ptr> key_source::refresh_for_unknown_kid() {
-  auto self = shared_from_this();
+  // Named, so the frame owns it. The initiation below captures only `this`: g++ 12 may
+  // destroy temporaries of a co_await expression twice (an owning capture would be
+  // released twice).
+  const auto keep_alive = shared_from_this();
   // The handler resumes the awaiting coroutine; it must run on that coroutine's executor
   // (a worker thread), never on the control thread that completes the fetch.
-  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>, void(keys_ptr)>(
-      [self](auto handler) {
+  auto keys = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(keys_ptr)>(
+      [this](auto handler) {
+        auto self = shared_from_this();
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
         auto resume = [shared](keys_ptr k) {
           auto ex = asio::get_associated_executor(*shared);
           asio::post(ex, [shared, k = std::move(k)]() mutable { std::move(*shared)(std::move(k)); });
         };
         asio::post(self->control_, [self, resume = std::move(resume)]() mutable {
-          const bool recent = self->last_refresh_ != std::chrono::steady_clock::time_point{} &&
-                              std::chrono::steady_clock::now() - self->last_refresh_ < self->settings_.min_refresh_gap;
+          // The gap is between refreshes tokens asked for; the scheduled ones do not count
+          // (a rotation right after a scheduled fetch is still picked up at once).
+          const auto now = std::chrono::steady_clock::now();
+          const bool recent = self->last_kid_refresh_ != std::chrono::steady_clock::time_point{} &&
+                              now - self->last_kid_refresh_ < self->settings_.min_refresh_gap;
           if (self->stopped_ || (recent && !self->refreshing_)) {
             resume(self->keys_.load());
             return;
           }
           self->add_waiter(std::move(resume));
           if (!self->refreshing_) {
-            asio::co_spawn(self->control_, [self]() -> asio::awaitable<void> { co_await self->refresh(); },
-                           asio::detached);
+            self->last_kid_refresh_ = now;
+            asio::co_spawn(self->control_, self->refresh_once(self), asio::detached);
           }
         });
       },
       asio::use_awaitable);
+  co_return keys;
 }
 
 key_source::status key_source::current_status() const {

@@ -63,7 +63,9 @@ class key_source : public std::enable_shared_from_this<key_source> {
 
  private:
   using waiter = std::function<void(keys_ptr)>;
-  boost::asio::awaitable<void> refresh_loop();
+  // `self` keeps this alive while the coroutine runs (a coroutine frame holds only `this`).
+  boost::asio::awaitable<void> refresh_loop(std::shared_ptr<key_source> self);
+  boost::asio::awaitable<void> refresh_once(std::shared_ptr<key_source> self);
   // One discovery + JWKS fetch; wakes every waiter when done. Control executor only.
   boost::asio::awaitable<bool> refresh();
   boost::asio::awaitable<std::string> discover_jwks_uri(std::string& error);
@@ -76,7 +78,7 @@ class key_source : public std::enable_shared_from_this<key_source> {
   // Control executor only:
   bool refreshing_ = false;
   bool stopped_ = false;
-  std::chrono::steady_clock::time_point last_refresh_{};
+  std::chrono::steady_clock::time_point last_kid_refresh_{};  // last refresh an unknown kid started
   std::vector<waiter> waiters_;
   std::string last_logged_error_;
   // Read by current_status() from other threads:

@@ -109,12 +109,25 @@ test_pki::test_pki(const std::vector<std::string>& dns_names, const std::vector<
   add_ext(leaf.get(), ca.get(), NID_authority_key_identifier, "keyid:always");
   check(X509_sign(leaf.get(), ca_key.get(), EVP_sha256()) > 0, "sign leaf");
 
+  // A client certificate from the same CA, for mTLS listeners.
+  auto client_key_pair = make_key();
+  auto client = make_cert(client_key_pair.get(), "alice.clients.test", ca.get(), ca_key.get(), 3);
+  add_ext(client.get(), ca.get(), NID_subject_alt_name, "DNS:alice.clients.test");
+  add_ext(client.get(), ca.get(), NID_basic_constraints, "critical,CA:FALSE");
+  add_ext(client.get(), ca.get(), NID_ext_key_usage, "clientAuth");
+  add_ext(client.get(), ca.get(), NID_authority_key_identifier, "keyid:always");
+  check(X509_sign(client.get(), ca_key.get(), EVP_sha256()) > 0, "sign client");
+
   ca_cert = dir + "/ca.crt";
   server_cert = dir + "/tls.crt";
   server_key = dir + "/tls.key";
+  client_cert = dir + "/client.crt";
+  client_key = dir + "/client.key";
   write_pem(ca_cert, ca.get());
   write_pem(server_cert, leaf.get());
   write_pem(server_key, key.get());
+  write_pem(client_cert, client.get());
+  write_pem(client_key, client_key_pair.get());
 }
 
 test_pki::~test_pki() {

@@ -1,5 +1,6 @@
 // A throwaway PKI made at test time (never checked in): an ECDSA P-256 CA and a server
-// certificate signed by it, written as PEM files into a fresh temporary directory.
+// certificate and a client certificate signed by it, written as PEM files into a fresh
+// temporary directory.
 #pragma once
 
 #include <string>
@@ -16,6 +17,8 @@ struct test_pki {
   std::string ca_cert;      // PEM paths
   std::string server_cert;
   std::string server_key;
+  std::string client_cert;  // CN and DNS SAN alice.clients.test, extendedKeyUsage clientAuth
+  std::string client_key;
 };
 
 // A fresh temporary directory, removed by the caller (test_pki removes its own).
