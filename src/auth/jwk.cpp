@@ -7,6 +7,7 @@
 
 #include "auth/jwt.hpp"
 #include "core/base64.hpp"
+#include "pki/text.hpp"
 
 namespace mcpgate::auth {
 
@@ -59,16 +60,17 @@ std::shared_ptr<EVP_PKEY> rsa_key(const json_object& o, std::string& why) {
     why = "n or e missing or not base64url";
     return nullptr;
   }
-  if (n->size() * 8 < 2048) {
-    why = "RSA key of " + std::to_string(n->size() * 8) + " bits (at least 2048 needed)";
-    return nullptr;
-  }
   if (n->size() > 1024 || e->size() > 8) {
     why = "RSA key too large";
     return nullptr;
   }
   std::unique_ptr<BIGNUM, bn_deleter> bn_n(BN_bin2bn(reinterpret_cast<const unsigned char*>(n->data()), static_cast<int>(n->size()), nullptr));
   std::unique_ptr<BIGNUM, bn_deleter> bn_e(BN_bin2bn(reinterpret_cast<const unsigned char*>(e->data()), static_cast<int>(e->size()), nullptr));
+  // Counted on the number, not the bytes: leading zero bytes would pad a short modulus.
+  if (bn_n && BN_num_bits(bn_n.get()) < 2048) {
+    why = "RSA key of " + std::to_string(BN_num_bits(bn_n.get())) + " bits (at least 2048 needed)";
+    return nullptr;
+  }
   std::unique_ptr<OSSL_PARAM_BLD, param_build_deleter> builder(OSSL_PARAM_BLD_new());
   if (!bn_n || !bn_e || !builder || OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
       OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1) {
@@ -84,7 +86,7 @@ std::shared_ptr<EVP_PKEY> ec_key(const json_object& o, const std::string& crv, s
   const char* group = crv == "P-256" ? "prime256v1" : crv == "P-384" ? "secp384r1" : nullptr;
   const std::size_t size = crv == "P-256" ? 32 : 48;
   if (!group) {
-    why = "unsupported curve \"" + crv + "\"";
+    why = "unsupported curve \"" + pki::printable(crv, 32) + "\"";
     return nullptr;
   }
   const auto x = member_bytes(o, "x");
@@ -108,7 +110,7 @@ std::shared_ptr<EVP_PKEY> ec_key(const json_object& o, const std::string& crv, s
 
 std::shared_ptr<EVP_PKEY> okp_key(const json_object& o, const std::string& crv, std::string& why) {
   if (crv != "Ed25519") {
-    why = "unsupported curve \"" + crv + "\"";
+    why = "unsupported curve \"" + pki::printable(crv, 32) + "\"";
     return nullptr;
   }
   const auto x = member_bytes(o, "x");
@@ -202,7 +204,9 @@ jwk_set_result parse_jwk_set(std::string_view json) {
     const auto at = index++;
     const auto* o = value.if_object();
     auto skip = [&](const std::string& kid, const std::string& why) {
-      result.skipped.push_back("key " + std::to_string(at) + (kid.empty() ? "" : " (kid=" + kid + ")") + ": " + why);
+      // The document is the issuer's, but it reaches the log: quoted text is made printable.
+      result.skipped.push_back("key " + std::to_string(at) + (kid.empty() ? "" : " (kid=" + pki::printable(kid, 64) + ")") +
+                               ": " + why);
     };
     if (!o) {
       skip("", "not an object");
@@ -213,7 +217,7 @@ jwk_set_result parse_jwk_set(std::string_view json) {
     k.kty = member_text(*o, "kty");
     k.crv = member_text(*o, "crv");
     if (const auto use = member_text(*o, "use"); !use.empty() && use != "sig") {
-      skip(k.kid, "use is " + use);
+      skip(k.kid, "use is " + pki::printable(use, 32));
       continue;
     }
     if (const auto* alg = o->if_contains("alg")) {
@@ -223,7 +227,7 @@ jwk_set_result parse_jwk_set(std::string_view json) {
       }
       k.alg = parse_alg(std::string_view(alg->get_string()));
       if (!k.alg) {
-        skip(k.kid, "alg " + std::string(alg->get_string()) + " is not accepted");
+        skip(k.kid, "alg " + pki::printable(alg->get_string(), 32) + " is not accepted");
         continue;
       }
     }
@@ -236,10 +240,16 @@ jwk_set_result parse_jwk_set(std::string_view json) {
     } else if (k.kty == "OKP") {
       k.key = okp_key(*o, k.crv, why);
     } else {
-      why = k.kty.empty() ? "no kty" : "kty " + k.kty + " cannot verify signatures here";
+      why = k.kty.empty() ? "no kty" : "kty " + pki::printable(k.kty, 32) + " cannot verify signatures here";
     }
     if (!k.key) {
       skip(k.kid, why);
+      continue;
+    }
+    // Such a key would verify nothing; skipping it tells the operator why.
+    if (k.alg && !k.usable_for(*k.alg)) {
+      skip(k.kid, std::string("alg ") + to_string(*k.alg) + " does not fit an " + k.kty + (k.crv.empty() ? "" : " " + k.crv) +
+                      " key");
       continue;
     }
     set.keys.push_back(std::move(k));

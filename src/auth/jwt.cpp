@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "core/base64.hpp"
+#include "pki/text.hpp"
 
 namespace mcpgate::auth {
 
@@ -197,7 +198,7 @@ decode_result decode_jwt(std::string_view compact) {
   if (!alg_value || !alg_value->is_string()) return refuse("malformed", "the header has no alg");
   const std::string alg_name(alg_value->get_string());
   const auto alg = parse_alg(alg_name);
-  if (!alg) return refuse("alg_not_allowed", "alg " + alg_name.substr(0, 16) + " is not accepted");
+  if (!alg) return refuse("alg_not_allowed", "alg " + pki::printable(alg_name, 16) + " is not accepted");
   // Extensions we would have to understand to verify correctly: none are.
   if (header->contains("crit")) return refuse("malformed", "the header has crit extensions");
   decoded_jwt out;
@@ -245,7 +246,8 @@ std::optional<jwt_refusal> check_claims(const token_claims& claims, const claim_
                                         std::chrono::system_clock::time_point now) {
   const std::int64_t t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   const std::int64_t leeway = rules.leeway.count();
-  if (claims.issuer != rules.issuer) {
+  // A token without iss never matches, even should the configured issuer be empty.
+  if (claims.issuer.empty() || claims.issuer != rules.issuer) {
     return jwt_refusal{"wrong_issuer", "iss is not the configured issuer"};
   }
   const bool audience_ok = std::any_of(claims.audience.begin(), claims.audience.end(), [&](const std::string& a) {

@@ -48,9 +48,10 @@ struct jwk_set {
 };
 
 // Parses a JWKS document ({"keys": [...]}). Keys that cannot verify signatures here (`use`
-// other than "sig", symmetric "oct" keys, private parts present are ignored but allowed,
-// unknown kty or curve, malformed members) are skipped and described in `skipped`; the
-// document itself being malformed (not JSON, no "keys" array, over `max_bytes`) is an error.
+// other than "sig", symmetric "oct" keys, unknown kty or curve, RSA under 2048 bits, an
+// `alg` the key type cannot do, malformed members) are skipped and described in `skipped`;
+// private parts present are ignored but allowed. The document itself being malformed (not
+// JSON, no "keys" array, over `max_jwks_bytes`) is an error.
 struct jwk_set_result {
   std::optional<jwk_set> set;
   std::string error;                  // when !set
@@ -97,6 +98,10 @@ struct decode_result {
 };
 // Splits and decodes; checks structure only (3 base64url parts without padding, JSON
 // objects, a supported alg, no `crit`, sizes). Never verifies.
+// A member named twice in the header or the payload is not refused: Boost.JSON keeps the
+// last one and cannot report duplicates without a second, hand-written parse. RFC 7515 4 and
+// RFC 7519 4 allow exactly that ("the lexically last duplicate member name"), and the
+// signature covers the bytes, so only the issuer can write such a token.
 decode_result decode_jwt(std::string_view compact);
 
 // True when `signature` over `signing_input` verifies with `key` for `alg` (ES*: the JWS
@@ -104,8 +109,10 @@ decode_result decode_jwt(std::string_view compact);
 bool verify_signature(const decoded_jwt& token, const jwk& key);
 
 struct claim_rules {
-  std::string issuer;                  // iss must equal this exactly
-  std::vector<std::string> audiences;  // aud must contain one of these
+  std::string issuer;                  // iss must equal this exactly (a missing iss never does)
+  // aud must contain one of these, compared byte for byte: the caller normalises (trailing
+  // slash, case of the host) when it builds this list, as tokens are never rewritten.
+  std::vector<std::string> audiences;
   std::chrono::seconds leeway{60};     // allowed clock skew for exp / nbf / iat
   bool require_exp = true;
 };

@@ -41,9 +41,12 @@ std::string padded(std::string bytes, std::size_t size) {
   return bytes;
 }
 
+std::size_t ec_half(const std::string& alg) { return alg == "ES384" ? 48 : 32; }
+
 }  // namespace
 
 signing_key signing_key::ec_p256(std::string kid) { return {std::move(kid), "ES256", generate("EC", "P-256")}; }
+signing_key signing_key::ec_p384(std::string kid) { return {std::move(kid), "ES384", generate("EC", "P-384")}; }
 signing_key signing_key::rsa(std::string kid, int bits, std::string alg) {
   return {std::move(kid), std::move(alg), generate("RSA", nullptr, bits)};
 }
@@ -54,11 +57,11 @@ boost::json::object signing_key::jwk() const {
   o["kid"] = kid;
   o["alg"] = alg;
   o["use"] = "sig";
-  if (alg == "ES256") {
+  if (alg == "ES256" || alg == "ES384") {
     o["kty"] = "EC";
-    o["crv"] = "P-256";
-    o["x"] = b64(padded(bn_param(key.get(), OSSL_PKEY_PARAM_EC_PUB_X), 32));
-    o["y"] = b64(padded(bn_param(key.get(), OSSL_PKEY_PARAM_EC_PUB_Y), 32));
+    o["crv"] = alg == "ES256" ? "P-256" : "P-384";
+    o["x"] = b64(padded(bn_param(key.get(), OSSL_PKEY_PARAM_EC_PUB_X), ec_half(alg)));
+    o["y"] = b64(padded(bn_param(key.get(), OSSL_PKEY_PARAM_EC_PUB_Y), ec_half(alg)));
   } else if (alg == "EdDSA") {
     o["kty"] = "OKP";
     o["crv"] = "Ed25519";
@@ -84,15 +87,27 @@ std::string signing_key::public_pem() const {
   return out;
 }
 
+std::string signing_key::public_der() const {
+  unsigned char* der = nullptr;
+  const int n = i2d_PUBKEY(key.get(), &der);
+  if (n <= 0) throw std::runtime_error("cannot encode the public key");
+  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(n));
+  OPENSSL_free(der);
+  return out;
+}
+
 std::string signing_key::sign(const boost::json::object& claims, const boost::json::object& header_extra) const {
   boost::json::object header{{"alg", alg}, {"kid", kid}, {"typ", "at+jwt"}};
   for (const auto& [k, v] : header_extra) header[k] = v;
   const std::string input = b64(boost::json::serialize(header)) + "." + b64(boost::json::serialize(claims));
-  const EVP_MD* md = alg == "EdDSA" ? nullptr : EVP_sha256();
+  const EVP_MD* md = EVP_sha256();
+  if (alg == "EdDSA") md = nullptr;  // Ed25519 hashes internally
+  else if (alg.ends_with("384")) md = EVP_sha384();
+  else if (alg.ends_with("512")) md = EVP_sha512();
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_PKEY_CTX* pctx = nullptr;
   EVP_DigestSignInit(ctx, &pctx, md, nullptr, key.get());
-  if (alg == "PS256") {
+  if (alg.starts_with("PS")) {
     EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST);
   }
@@ -103,13 +118,14 @@ std::string signing_key::sign(const boost::json::object& claims, const boost::js
                  reinterpret_cast<const unsigned char*>(input.data()), input.size());
   signature.resize(size);
   EVP_MD_CTX_free(ctx);
-  if (alg == "ES256") {
+  if (alg.starts_with("ES") && jws_ecdsa_form) {
     // DER -> r || s, as JWS wants it.
+    const auto half = static_cast<int>(ec_half(alg));
     const auto* p = reinterpret_cast<const unsigned char*>(signature.data());
     ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(signature.size()));
-    std::string raw(64, '\0');
-    BN_bn2binpad(ECDSA_SIG_get0_r(sig), reinterpret_cast<unsigned char*>(raw.data()), 32);
-    BN_bn2binpad(ECDSA_SIG_get0_s(sig), reinterpret_cast<unsigned char*>(raw.data()) + 32, 32);
+    std::string raw(2 * static_cast<std::size_t>(half), '\0');
+    BN_bn2binpad(ECDSA_SIG_get0_r(sig), reinterpret_cast<unsigned char*>(raw.data()), half);
+    BN_bn2binpad(ECDSA_SIG_get0_s(sig), reinterpret_cast<unsigned char*>(raw.data()) + half, half);
     ECDSA_SIG_free(sig);
     signature = raw;
   }
