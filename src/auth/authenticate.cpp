@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <unordered_map>
 #include <fnmatch.h>
 
 #include "auth/api_key.hpp"
@@ -59,8 +60,29 @@ std::vector<std::string> accepted_audiences(const std::string& audience) {
   return out;
 }
 
-decision decide_oauth(const config::oauth_settings& oauth, std::string_view token, const jwk_set* jwks,
-                      std::chrono::system_clock::time_point now) {
+// Tokens whose signatures verified, on this thread (each worker has its own: no locks).
+// An entry counts only for the same keys (held, so their address cannot be reused) and
+// the same issuer and audience; the time claims are checked again on every use.
+struct verified_token {
+  std::shared_ptr<const jwk_set> keys;
+  std::string issuer, audience;
+  token_claims claims;
+};
+
+std::unordered_map<std::string, verified_token>& verified_tokens() {
+  thread_local std::unordered_map<std::string, verified_token> cache;
+  return cache;
+}
+
+decision refused_token(const jwt_refusal& refusal) {
+  auto d = refused(decision::kind::invalid, "auth_invalid_token",
+                   refusal.reason + (refusal.detail.empty() ? "" : ": " + refusal.detail));
+  d.unknown_kid = refusal.reason == "unknown_kid";
+  return d;
+}
+
+decision decide_oauth(const config::oauth_settings& oauth, std::string_view token,
+                      const std::shared_ptr<const jwk_set>& jwks, std::chrono::system_clock::time_point now) {
   if (!jwks) {
     auto d = refused(decision::kind::keys_unavailable, "auth_keys_unavailable", "no keys from " + oauth.issuer + " yet");
     d.unknown_kid = true;
@@ -70,14 +92,26 @@ decision decide_oauth(const config::oauth_settings& oauth, std::string_view toke
   rules.issuer = oauth.issuer;
   rules.audiences = accepted_audiences(oauth.audience);
   rules.leeway = std::chrono::duration_cast<std::chrono::seconds>(oauth.leeway);
-  auto verified = verify_jwt(token, *jwks, rules, now);
-  if (!verified.claims) {
-    auto d = refused(decision::kind::invalid, "auth_invalid_token",
-                     verified.refusal.reason + (verified.refusal.detail.empty() ? "" : ": " + verified.refusal.detail));
-    d.unknown_kid = verified.refusal.reason == "unknown_kid";
-    return d;
+  const auto digest = sha256_of(token);
+  const std::string cache_key(reinterpret_cast<const char*>(digest.data()), digest.size());
+  auto& cache = verified_tokens();
+  token_claims claims;
+  const auto hit = cache.find(cache_key);
+  if (hit != cache.end() && hit->second.keys == jwks && hit->second.issuer == oauth.issuer &&
+      hit->second.audience == oauth.audience) {
+    if (auto refusal = check_claims(hit->second.claims, rules, now)) {
+      cache.erase(hit);  // expired: it will not verify again
+      return refused_token(*refusal);
+    }
+    claims = hit->second.claims;
+  } else {
+    auto verified = verify_jwt(token, *jwks, rules, now);
+    if (!verified.claims) return refused_token(verified.refusal);
+    // Bounded: a flood of distinct valid tokens empties the cache rather than growing it.
+    if (cache.size() >= verified_token_cache_size) cache.clear();
+    cache[cache_key] = {jwks, oauth.issuer, oauth.audience, *verified.claims};
+    claims = std::move(*verified.claims);
   }
-  auto& claims = *verified.claims;
   decision d;
   d.who.how = identity::method::oauth;
   d.who.subject = claims.subject;
@@ -138,7 +172,7 @@ unsigned decision::status() const {
 }
 
 decision decide(const config::route& route, const presented& request, const std::vector<config::api_key>& keys,
-                const jwk_set* jwks, std::chrono::system_clock::time_point now) {
+                const std::shared_ptr<const jwk_set>& jwks, std::chrono::system_clock::time_point now) {
   const auto& auth = route.auth;
   if (token_in_query(request.target)) {
     return refused(decision::kind::bad_request, "auth_token_in_query",

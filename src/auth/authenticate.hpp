@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,8 +49,14 @@ struct decision {
 };
 
 // `jwks`: the issuer's current keys (null: none fetched yet).
+//
+// A token whose signature verified is remembered (per thread, by its SHA-256, at most
+// verified_token_cache_size) with the keys and the settings it verified under: the same
+// token again costs a hash and the time checks instead of a signature check (25-100 us).
+// New keys from the issuer or other settings miss the cache.
+constexpr std::size_t verified_token_cache_size = 4096;
 decision decide(const config::route& route, const presented& request, const std::vector<config::api_key>& keys,
-                const jwk_set* jwks, std::chrono::system_clock::time_point now);
+                const std::shared_ptr<const jwk_set>& jwks, std::chrono::system_clock::time_point now);
 
 // The WWW-Authenticate value for a refusal ("" when the refusal has none: 403 for a
 // client certificate, 503).

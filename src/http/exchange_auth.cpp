@@ -59,12 +59,12 @@ asio::awaitable<std::optional<bool>> downstream_session::authenticate(const runt
   }
   auto* source = snap.key_source_of(route);
   auto keys = source ? source->keys() : nullptr;
-  auto decision = auth::decide(route, request, snap.cfg->api_keys, keys.get(), std::chrono::system_clock::now());
+  auto decision = auth::decide(route, request, snap.cfg->api_keys, keys, std::chrono::system_clock::now());
   if (decision.unknown_kid && source) {
     // The issuer may have rotated its keys; the source refetches at most every few seconds
     // however many tokens name unknown kids.
     keys = co_await source->refresh_for_unknown_kid();
-    decision = auth::decide(route, request, snap.cfg->api_keys, keys.get(), std::chrono::system_clock::now());
+    decision = auth::decide(route, request, snap.cfg->api_keys, keys, std::chrono::system_clock::now());
   }
   log.caller = decision.who.label();
   if (decision.verdict == auth::decision::kind::allowed) {

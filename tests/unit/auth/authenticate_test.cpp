@@ -125,8 +125,8 @@ TEST(Authenticate, OauthWithoutKeysYetIsUnavailableNotUnauthorized) {
   EXPECT_EQ(challenge(route, d),
             "Bearer resource_metadata=\"https://files.example.com/.well-known/oauth-protected-resource/mcp\", "
             "scope=\"mcp:tools\"");
-  jwk_set empty;
-  d = decide(route, {.authorization = "Bearer not-a-jwt", .authorization_fields = 1}, {}, &empty, now);
+  const auto empty = std::make_shared<const jwk_set>();
+  d = decide(route, {.authorization = "Bearer not-a-jwt", .authorization_fields = 1}, {}, empty, now);
   EXPECT_EQ(d.verdict, kind::invalid);
   EXPECT_EQ(d.reason, "auth_invalid_token");
   EXPECT_NE(challenge(route, d).find("error=\"invalid_token\", error_description=\"malformed\""), std::string::npos)

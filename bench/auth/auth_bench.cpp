@@ -1,0 +1,160 @@
+// What route `auth:` costs:
+//   1. verify_jwt per token, for each signature algorithm (in-process, no I/O);
+//   2. requests/s through one gateway worker, same upstream, same request, on a route
+//      without auth, with an API key, and with OAuth (ES256, RS256 and EdDSA tokens checked
+//      against keys fetched from a local HTTPS issuer), driven by wrk on loopback.
+//
+//   cmake --build build --target auth_bench && build/bench/auth/auth_bench [seconds]
+//   (needs wrk; bench/run runs it with the other benchmarks)
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "auth/api_key.hpp"
+#include "auth/jwt.hpp"
+#include "support/fake_upstream.hpp"
+#include "support/gateway_harness.hpp"
+#include "support/http_test_client.hpp"
+#include "support/jwt_signer.hpp"
+#include "support/test_pki.hpp"
+
+using namespace mcpgate;
+using namespace mcpgate::test;
+namespace ssl = boost::asio::ssl;
+
+namespace {
+
+constexpr const char* audience = "https://bench.test/jwt";
+
+boost::json::object claims(const std::string& issuer) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return {{"iss", issuer}, {"sub", "bench"}, {"aud", audience}, {"exp", now + 3600}, {"iat", now}, {"scope", "mcp:tools"}};
+}
+
+// wrk's "Requests/sec" for `path` with `token`.
+double wrk_rate(std::uint16_t port, const std::string& path, const std::string& token, int seconds) {
+  const auto script = std::string(std::getenv("MCPGATE_SOURCE_DIR") ? std::getenv("MCPGATE_SOURCE_DIR") : ".") +
+                      "/bench/auth/post.lua";
+  const auto cmd = fmt::format("AUTH_BENCH_PATH='{}' AUTH_BENCH_TOKEN='{}' wrk -t1 -c16 -d{}s -s {} http://127.0.0.1:{} 2>&1",
+                               path, token, seconds, script, port);
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (!pipe) return 0;
+  char line[512];
+  double rate = 0;
+  bool errors = false;
+  while (std::fgets(line, sizeof line, pipe)) {
+    std::string text(line);
+    if (text.find("Requests/sec:") != std::string::npos) rate = std::stod(text.substr(text.find(':') + 1));
+    if (text.find("Non-2xx") != std::string::npos) errors = true;
+  }
+  ::pclose(pipe);
+  if (errors) std::fprintf(stderr, "  warning: %s answered non-2xx responses\n", path.c_str());
+  return rate;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int seconds = argc > 1 ? std::atoi(argv[1]) : 5;
+  auto ec = signing_key::ec_p256("ec");
+  auto rsa = signing_key::rsa("rsa");
+  auto ed = signing_key::ed25519("ed");
+
+  // 1. verify_jwt alone.
+  std::printf("verify_jwt (in-process, one thread)\n");
+  auto parsed = auth::parse_jwk_set(jwks_json({&ec, &rsa, &ed}));
+  auth::claim_rules rules;
+  rules.issuer = "https://issuer.bench";
+  rules.audiences = {audience};
+  for (const auto* key : {&ec, &rsa, &ed}) {
+    const auto token = key->sign(claims(rules.issuer));
+    constexpr int n = 20000;
+    const auto start = std::chrono::steady_clock::now();
+    int ok = 0;
+    for (int i = 0; i < n; ++i) ok += auth::verify_jwt(token, *parsed.set, rules, std::chrono::system_clock::now()).claims ? 1 : 0;
+    const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() / n;
+    std::printf("  %-6s %7.1f us/token (%d/%d verified)\n", key->alg.c_str(), us, ok, n);
+  }
+
+  // 2. Through the gateway.
+  test_pki pki({"localhost"}, {"127.0.0.1"});
+  auto issuer_tls = std::make_shared<ssl::context>(ssl::context::tls_server);
+  issuer_tls->use_certificate_chain_file(pki.server_cert);
+  issuer_tls->use_private_key_file(pki.server_key, ssl::context::pem);
+  std::string issuer_url;
+  const auto jwks = jwks_json({&ec, &rsa, &ed});
+  fake_upstream issuer([&](tcp::socket& raw) {
+    ssl::stream<tcp::socket&> s(raw, *issuer_tls);
+    boost::system::error_code e;
+    s.handshake(ssl::stream_base::server, e);
+    if (e) return;
+    boost::beast::flat_buffer buf;
+    bhttp::request<bhttp::string_body> req;
+    bhttp::read(s, buf, req, e);
+    bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
+    res.body() = req.target() == "/jwks" ? jwks
+                                         : boost::json::serialize(boost::json::object{{"issuer", issuer_url}, {"jwks_uri", issuer_url + "/jwks"}});
+    res.prepare_payload();
+    bhttp::write(s, res, e);
+  });
+  issuer_url = fmt::format("https://127.0.0.1:{}", issuer.port());
+  auto seen = std::make_shared<recorded_requests>();
+  fake_upstream upstream([](tcp::socket& socket) {
+    boost::beast::flat_buffer buffer;
+    bhttp::request<bhttp::string_body> req;
+    while (read_request(socket, buffer, req)) {
+      if (!write_raw(socket, simple_response(200, R"({"jsonrpc":"2.0","id":1,"result":{}})", "Content-Type: application/json\r\n"))) return;
+    }
+  });
+  const auto key = auth::make_api_key();
+  gateway_harness gw(fmt::format(R"(
+listeners: [{{ address: "127.0.0.1:0" }}]
+workers: 1
+api_keys: [{{ name: bench, sha256: {} }}]
+routes:
+  "*":
+    - {{ path: /open, upstream: "http://127.0.0.1:{}" }}
+    - {{ path: /key, upstream: "http://127.0.0.1:{}", auth: {{ api_keys: true }} }}
+    - path: /jwt
+      upstream: "http://127.0.0.1:{}"
+      auth: {{ oauth: {{ issuer: "{}", audience: "{}", scopes: [mcp:tools], ca_file: "{}", allowed_ips: [127.0.0.1/32] }} }}
+upstream: {{ allowed_ips: [127.0.0.0/8] }}
+log_level: error
+)",
+                                 auth::to_hex(auth::sha256_of(key)), upstream.port(), upstream.port(), upstream.port(),
+                                 issuer_url, audience, pki.ca_cert));
+  // Wait for the issuer's keys (503 until then).
+  const auto probe = ec.sign(claims(issuer_url));
+  for (int i = 0; i < 400; ++i) {
+    http_test_client client;
+    client.connect("127.0.0.1", gw.port());
+    auto req = make_request(bhttp::verb::post, "/jwt", "bench.test", "{}");
+    req.set(bhttp::field::authorization, "Bearer " + probe);
+    req.set(bhttp::field::content_type, "application/json");
+    if (client.request(req).result_int() != 503) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // Each variant right after a run without auth, and compared with that run: the machine
+  // drifts over a minute of load (2 cores shared by wrk, the gateway and the upstream).
+  std::printf("\nthrough the gateway (1 worker, wrk -t1 -c16 -d%ds, same upstream; each ratio against the\n"
+              "no-auth run just before it)\n", seconds);
+  struct variant {
+    std::string name, path, token;
+  };
+  const std::vector<variant> variants{{"API key", "/key", key},
+                                      {"OAuth JWT ES256", "/jwt", ec.sign(claims(issuer_url))},
+                                      {"OAuth JWT RS256", "/jwt", rsa.sign(claims(issuer_url))},
+                                      {"OAuth JWT EdDSA", "/jwt", ed.sign(claims(issuer_url))}};
+  for (const auto& v : variants) {
+    const double open = wrk_rate(gw.port(), "/open", "", seconds);
+    const double rate = wrk_rate(gw.port(), v.path, v.token, seconds);
+    std::printf("  %-16s %9.0f req/s vs %9.0f without auth: %5.1f%%\n", v.name.c_str(), rate, open, 100 * rate / open);
+  }
+  return 0;
+}
