@@ -13,7 +13,7 @@ import tls from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { startEverything, mcpgateBin, tmpDir } from './support/peers.mjs';
 import { start, run, stopAll } from './support/proc.mjs';
-import { connect, text } from './support/mcp.mjs';
+import { connect, longRunningWithProgress, text } from './support/mcp.mjs';
 
 const BASE_DOMAIN = 'tunnels.test';
 
@@ -122,19 +122,7 @@ describe('self-hosted tunnel: SDK client -> edge -> connector -> gateway -> serv
       assert.ok(names.includes('echo'), names.join(','));
       assert.equal(text(await session.client.callTool({ name: 'echo', arguments: { message: 'through my edge' } })),
         'Echo: through my edge');
-      const steps = 4;
-      const seen = [];
-      const result = await session.client.callTool(
-        { name: 'trigger-long-running-operation', arguments: { duration: 2, steps } },
-        undefined,
-        { onprogress: (p) => seen.push(p), timeout: 30000 },
-      );
-      assert.match(text(result), /Long running operation completed/);
-      const idxResult = session.inbox.findIndex((e) => e.message.id !== undefined && e.message.result?.content &&
-        text(e.message.result).includes('Long running'));
-      const progressIdx = session.inbox.map((e, i) => (e.message.method === 'notifications/progress' ? i : -1)).filter((i) => i >= 0);
-      assert.equal(progressIdx.length, steps);
-      assert.ok(progressIdx.every((i) => i < idxResult), `progress after the result: ${progressIdx} vs ${idxResult}`);
+      await longRunningWithProgress(session, { duration: 2, steps: 4 });
     } finally {
       await session.close();
     }

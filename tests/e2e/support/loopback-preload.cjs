@@ -8,7 +8,10 @@
 //  * prints the real address once listening, on stderr:
 //      mcpgate-e2e: listening on 127.0.0.1:PORT
 //    and, if MCPGATE_E2E_PORT_FILE is set, writes PORT to that file,
-//  * exits when the parent process disappears (no orphans if the test runner is killed).
+//  * exits when the parent process disappears (no orphans if the test runner is killed),
+//  * with MCPGATE_E2E_LOG_REQUESTS=1, prints every HTTP request the server receives, on stderr:
+//      mcpgate-e2e: request {"method":"POST","url":"/mcp","headers":{...}}
+//    (what reached the upstream: e.g. that a gateway never passed a client's token on).
 const net = require('node:net');
 const fs = require('node:fs');
 
@@ -48,6 +51,17 @@ net.Server.prototype.listen = function patchedListen(...args) {
   });
   return cb ? origListen.call(this, opts, cb) : origListen.call(this, opts);
 };
+
+if (process.env.MCPGATE_E2E_LOG_REQUESTS === '1') {
+  const http = require('node:http');
+  const origEmit = http.Server.prototype.emit;
+  http.Server.prototype.emit = function loggedEmit(event, req, ...rest) {
+    if (event === 'request') {
+      process.stderr.write(`mcpgate-e2e: request ${JSON.stringify({ method: req.method, url: req.url, headers: req.headers })}\n`);
+    }
+    return origEmit.call(this, event, req, ...rest);
+  };
+}
 
 // Parent-death watchdog: Linux has no portable PDEATHSIG from Node; poll ppid instead.
 const parent = process.ppid;

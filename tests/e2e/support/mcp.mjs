@@ -1,4 +1,5 @@
 // MCP client helpers around the official TypeScript SDK.
+import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -57,6 +58,26 @@ export async function connect(kind, url, { handlers = {}, capabilities = {}, tra
 export function text(result) {
   const item = (result.content || []).find((c) => c.type === 'text');
   return item ? item.text : undefined;
+}
+
+/**
+ * Calls server-everything's `trigger-long-running-operation` on a session of connect() and
+ * checks on its transport-level inbox that all `steps` progress notifications arrived
+ * before the result. Returns { result, progressIdx, idxResult } (indexes into the inbox).
+ */
+export async function longRunningWithProgress(session, { duration = 2, steps = 4 } = {}) {
+  const result = await session.client.callTool(
+    { name: 'trigger-long-running-operation', arguments: { duration, steps } },
+    undefined,
+    { onprogress: () => {}, timeout: 30000 },
+  );
+  assert.match(text(result), /Long running operation completed/);
+  const idxResult = session.inbox.findIndex((e) => e.message.id !== undefined && e.message.result?.content &&
+    text(e.message.result).includes('Long running'));
+  const progressIdx = session.inbox.map((e, i) => (e.message.method === 'notifications/progress' ? i : -1)).filter((i) => i >= 0);
+  assert.equal(progressIdx.length, steps);
+  assert.ok(progressIdx.every((i) => i < idxResult), `progress after the result: ${progressIdx} vs ${idxResult}`);
+  return { result, progressIdx, idxResult };
 }
 
 /** A deterministic printable payload of exactly `bytes` UTF-8 bytes, with some multi-byte chars. */

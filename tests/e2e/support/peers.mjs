@@ -1,6 +1,7 @@
 // Starting the peers of a scenario: server-everything (Streamable HTTP or legacy SSE),
 // mcpgate's built-in hello server, and the mcpgate gateway in front of them.
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,9 +33,10 @@ export function tmpDir(prefix = 'mcpgate-e2e-') {
 
 /**
  * Starts server-everything (`transport` = 'streamableHttp' | 'sse') on 127.0.0.1 and a
- * kernel-chosen port. Returns { proc, port, origin }.
+ * kernel-chosen port. `env`: more environment (e.g. MCPGATE_E2E_LOG_REQUESTS=1, see
+ * loopback-preload.cjs and upstreamRequests()). Returns { proc, port, origin }.
  */
-export async function startEverything(transport = 'streamableHttp') {
+export async function startEverything(transport = 'streamableHttp', { env = {} } = {}) {
   if (!fs.existsSync(EVERYTHING_ENTRY)) {
     throw new Error(`${EVERYTHING_ENTRY} missing: run \`npm ci\` in ${E2E_DIR} (or scripts/install-deps --test)`);
   }
@@ -42,7 +44,7 @@ export async function startEverything(transport = 'streamableHttp') {
     name: `server-everything(${transport})`,
     cmd: process.execPath,
     args: ['--require', LOOPBACK_PRELOAD, EVERYTHING_ENTRY, transport],
-    env: { PORT: '0' },
+    env: { PORT: '0', ...env },
     cwd: E2E_DIR,
     ready: /^mcpgate-e2e: listening on 127\.0\.0\.1:(\d+)$/,
     timeoutMs: 20000,
@@ -57,10 +59,6 @@ export async function startEverything(transport = 'streamableHttp') {
  * text, e.g. 'rate_limit: { requests: 5 }'). Returns { proc, port, origin, configPath }.
  */
 export async function startGateway(routes, { extraYaml = '' } = {}) {
-  const bin = mcpgateBin();
-  if (!fs.existsSync(bin)) throw new Error(`mcpgate binary not found at ${bin} (set MCPGATE_BIN)`);
-  const dir = tmpDir('mcpgate-e2e-gw-');
-  const configPath = path.join(dir, 'mcpgate.yaml');
   const yaml = [
     'listeners:',
     '  - { address: "127.0.0.1:0", mode: plain }',
@@ -74,21 +72,60 @@ export async function startGateway(routes, { extraYaml = '' } = {}) {
     '  allowed_ips: [127.0.0.0/8]',
     extraYaml,
   ].join('\n') + '\n';
+  const gw = await startGatewayConfig(yaml);
+  return { ...gw, origin: `http://127.0.0.1:${gw.port}` };
+}
+
+/**
+ * Starts `mcpgate gateway` on the config text `yaml` (written to a temporary directory,
+ * removed when the gateway exits) and waits for its first listener on 127.0.0.1 in `mode`
+ * (plain | tls). Returns { proc, port, configPath, dir }.
+ */
+export async function startGatewayConfig(yaml, { mode = 'plain' } = {}) {
+  const bin = mcpgateBin();
+  if (!fs.existsSync(bin)) throw new Error(`mcpgate binary not found at ${bin} (set MCPGATE_BIN)`);
+  const dir = tmpDir('mcpgate-e2e-gw-');
+  const configPath = path.join(dir, 'mcpgate.yaml');
   fs.writeFileSync(configPath, yaml);
   const { proc, match } = await start({
     name: 'mcpgate gateway',
     cmd: bin,
     args: ['gateway', '-config', configPath],
     cwd: dir,
-    ready: /^mcpgate gateway: listening on 127\.0\.0\.1:(\d+) \(plain\)$/,
+    ready: new RegExp(`^mcpgate gateway: listening on 127\\.0\\.0\\.1:(\\d+) \\(${mode}\\)$`),
     timeoutMs: 15000,
   }).catch((e) => {
     fs.rmSync(dir, { recursive: true, force: true });
     throw new Error(`${e.message}\n--- config ${configPath} ---\n${yaml}`);
   });
-  const port = Number(match[1]);
   proc.exitPromise.then(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return { proc, port, origin: `http://127.0.0.1:${port}`, configPath, dir };
+  return { proc, port: Number(match[1]), configPath, dir };
+}
+
+/**
+ * A TCP port free on 127.0.0.1 right now, for a server whose config must name its own port
+ * before it starts (an OAuth audience). Another process could take it in between: callers
+ * retry with a new one if the start fails.
+ */
+export async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The HTTP requests a server started with MCPGATE_E2E_LOG_REQUESTS=1 received: [{ method, url, headers }]. */
+export function upstreamRequests(upstream) {
+  const out = [];
+  for (const line of upstream.proc.stderrLines) {
+    const m = /^mcpgate-e2e: request (\{.*\})$/.exec(line);
+    if (m) out.push(JSON.parse(m[1]));
+  }
+  return out;
 }
 
 /** Starts `mcpgate hello --listen 127.0.0.1:0`. Returns { proc, port, url }. */
