@@ -88,10 +88,7 @@ decision decide_oauth(const config::oauth_settings& oauth, std::string_view toke
     d.unknown_kid = true;
     return d;
   }
-  claim_rules rules;
-  rules.issuer = oauth.issuer;
-  rules.audiences = accepted_audiences(oauth.audience);
-  rules.leeway = std::chrono::duration_cast<std::chrono::seconds>(oauth.leeway);
+  const auto leeway = std::chrono::duration_cast<std::chrono::seconds>(oauth.leeway);
   const auto digest = sha256_of(token);
   const std::string cache_key(reinterpret_cast<const char*>(digest.data()), digest.size());
   auto& cache = verified_tokens();
@@ -99,12 +96,17 @@ decision decide_oauth(const config::oauth_settings& oauth, std::string_view toke
   const auto hit = cache.find(cache_key);
   if (hit != cache.end() && hit->second.keys == jwks && hit->second.issuer == oauth.issuer &&
       hit->second.audience == oauth.audience) {
-    if (auto refusal = check_claims(hit->second.claims, rules, now)) {
-      cache.erase(hit);  // expired: it will not verify again
+    // Signature, issuer and audience held when it was cached; only time moves on.
+    if (auto refusal = check_times(hit->second.claims, leeway, true, now)) {
+      cache.erase(hit);
       return refused_token(*refusal);
     }
     claims = hit->second.claims;
   } else {
+    claim_rules rules;
+    rules.issuer = oauth.issuer;
+    rules.audiences = accepted_audiences(oauth.audience);
+    rules.leeway = leeway;
     auto verified = verify_jwt(token, *jwks, rules, now);
     if (!verified.claims) return refused_token(verified.refusal);
     // Bounded: a flood of distinct valid tokens empties the cache rather than growing it.

@@ -244,8 +244,6 @@ bool verify_signature(const decoded_jwt& token, const jwk& key) {
 
 std::optional<jwt_refusal> check_claims(const token_claims& claims, const claim_rules& rules,
                                         std::chrono::system_clock::time_point now) {
-  const std::int64_t t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  const std::int64_t leeway = rules.leeway.count();
   // A token without iss never matches, even should the configured issuer be empty.
   if (claims.issuer.empty() || claims.issuer != rules.issuer) {
     return jwt_refusal{"wrong_issuer", "iss is not the configured issuer"};
@@ -256,8 +254,15 @@ std::optional<jwt_refusal> check_claims(const token_claims& claims, const claim_
   if (!audience_ok) {
     return jwt_refusal{"wrong_audience", claims.audience.empty() ? "no aud" : "aud does not name this resource"};
   }
+  return check_times(claims, rules.leeway, rules.require_exp, now);
+}
+
+std::optional<jwt_refusal> check_times(const token_claims& claims, std::chrono::seconds leeway_seconds, bool require_exp,
+                                       std::chrono::system_clock::time_point now) {
+  const std::int64_t t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const std::int64_t leeway = leeway_seconds.count();
   if (!claims.expires_at) {
-    if (rules.require_exp) return jwt_refusal{"missing_claim", "no exp"};
+    if (require_exp) return jwt_refusal{"missing_claim", "no exp"};
   } else if (*claims.expires_at <= t - leeway) {
     return jwt_refusal{"expired", "exp is " + seconds_text(t - *claims.expires_at) + " in the past"};
   }

@@ -117,6 +117,9 @@ struct claim_rules {
   bool require_exp = true;
 };
 // Checks iss, aud, exp, nbf, iat (iat more than `leeway` in the future is refused).
+// The time claims alone (exp, nbf, iat): what can change for a token already checked.
+std::optional<jwt_refusal> check_times(const token_claims& claims, std::chrono::seconds leeway, bool require_exp,
+                                       std::chrono::system_clock::time_point now);
 std::optional<jwt_refusal> check_claims(const token_claims& claims, const claim_rules& rules,
                                         std::chrono::system_clock::time_point now);
 

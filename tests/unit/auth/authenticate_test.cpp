@@ -9,6 +9,7 @@
 #include "auth/authenticate.hpp"
 #include "auth/jwt.hpp"
 #include "mcp/policy.hpp"
+#include "support/jwt_signer.hpp"
 
 namespace mcpgate::auth {
 namespace {
@@ -131,6 +132,31 @@ TEST(Authenticate, OauthWithoutKeysYetIsUnavailableNotUnauthorized) {
   EXPECT_EQ(d.reason, "auth_invalid_token");
   EXPECT_NE(challenge(route, d).find("error=\"invalid_token\", error_description=\"malformed\""), std::string::npos)
       << challenge(route, d);
+}
+
+TEST(Authenticate, AVerifiedTokenIsRememberedButStillExpires) {
+  auto route = oauth_route();
+  const auto key = test::signing_key::ec_p256("k");
+  const auto parsed = parse_jwk_set(test::jwks_json({&key}));
+  const auto keys = std::make_shared<const jwk_set>(*parsed.set);
+  const auto t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const auto token = key.sign({{"iss", "https://auth.example.com"}, {"aud", "https://files.example.com/mcp"},
+                               {"sub", "alice"}, {"exp", t + 120}, {"scope", "mcp:tools"}});
+  const std::string header = "Bearer " + token;
+  const presented request{.authorization = header, .authorization_fields = 1};
+  EXPECT_EQ(decide(route, request, {}, keys, now).verdict, kind::allowed);
+  EXPECT_EQ(decide(route, request, {}, keys, now).verdict, kind::allowed) << "from the cache";
+  auto later = decide(route, request, {}, keys, now + std::chrono::minutes(5));
+  EXPECT_EQ(later.verdict, kind::invalid);
+  EXPECT_EQ(later.detail.substr(0, 7), "expired");
+  // Other settings (another audience) never reuse what was verified for these.
+  auto other = route;
+  other.auth.oauth->audience = "https://other.example.com/mcp";
+  EXPECT_EQ(decide(other, request, {}, keys, now).verdict, kind::invalid);
+  // New keys without this one: verified again, and refused.
+  const auto other_key = test::signing_key::ec_p256("k2");
+  const auto rotated = std::make_shared<const jwk_set>(*parse_jwk_set(test::jwks_json({&other_key})).set);
+  EXPECT_EQ(decide(route, request, {}, rotated, now).verdict, kind::invalid);
 }
 
 TEST(Authenticate, ClientCertificatesMatchByName) {
