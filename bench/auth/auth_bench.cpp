@@ -85,25 +85,17 @@ int main(int argc, char** argv) {
 
   // 2. Through the gateway.
   test_pki pki({"localhost"}, {"127.0.0.1"});
-  auto issuer_tls = std::make_shared<ssl::context>(ssl::context::tls_server);
-  issuer_tls->use_certificate_chain_file(pki.server_cert);
-  issuer_tls->use_private_key_file(pki.server_key, ssl::context::pem);
   std::string issuer_url;
   const auto jwks = jwks_json({&ec, &rsa, &ed});
-  fake_upstream issuer([&](tcp::socket& raw) {
-    ssl::stream<tcp::socket&> s(raw, *issuer_tls);
-    boost::system::error_code e;
-    s.handshake(ssl::stream_base::server, e);
-    if (e) return;
-    boost::beast::flat_buffer buf;
-    bhttp::request<bhttp::string_body> req;
-    bhttp::read(s, buf, req, e);
-    bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
-    res.body() = req.target() == "/jwks" ? jwks
-                                         : boost::json::serialize(boost::json::object{{"issuer", issuer_url}, {"jwks_uri", issuer_url + "/jwks"}});
-    res.prepare_payload();
-    bhttp::write(s, res, e);
-  });
+  fake_upstream issuer(https_handler(server_tls_context(pki.server_cert, pki.server_key),
+                                     [&](const bhttp::request<bhttp::string_body>& req) {
+                                       bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
+                                       res.body() = req.target() == "/jwks"
+                                                        ? jwks
+                                                        : boost::json::serialize(boost::json::object{
+                                                              {"issuer", issuer_url}, {"jwks_uri", issuer_url + "/jwks"}});
+                                       return res;
+                                     }));
   issuer_url = fmt::format("https://127.0.0.1:{}", issuer.port());
   auto seen = std::make_shared<recorded_requests>();
   fake_upstream upstream([](tcp::socket& socket) {

@@ -33,17 +33,12 @@ constexpr const char* audience = "https://mcp.test/mcp";
 // discovery document and JWKS over HTTPS on 127.0.0.1 (certificate from a test CA).
 struct fake_issuer {
   test_pki pki{{"localhost"}, {"127.0.0.1"}};
-  std::shared_ptr<ssl::context> tls = [this] {
-    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
-    ctx->use_certificate_chain_file(pki.server_cert);
-    ctx->use_private_key_file(pki.server_key, ssl::context::pem);
-    return ctx;
-  }();
   std::mutex mutex;
   std::string jwks;
   std::map<std::string, int> hits;
   bool down = false;
-  fake_upstream server{[this](tcp::socket& raw) { serve(raw); }};
+  fake_upstream server{https_handler(server_tls_context(pki.server_cert, pki.server_key),
+                                     [this](const bhttp::request<bhttp::string_body>& req) { return answer(req); })};
 
   std::string url() const { return fmt::format("https://127.0.0.1:{}", server.port()); }
   void set_keys(const std::vector<const signing_key*>& keys) {
@@ -54,33 +49,22 @@ struct fake_issuer {
     std::lock_guard lock(mutex);
     return hits[path];
   }
-  void serve(tcp::socket& raw) {
-    ssl::stream<tcp::socket&> s(raw, *tls);
-    boost::system::error_code ec;
-    s.handshake(ssl::stream_base::server, ec);
-    if (ec) return;
-    boost::beast::flat_buffer buf;
-    bhttp::request<bhttp::string_body> req;
-    bhttp::read(s, buf, req, ec);
-    if (ec) return;
+  bhttp::response<bhttp::string_body> answer(const bhttp::request<bhttp::string_body>& req) {
     bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
-    {
-      std::lock_guard lock(mutex);
-      const std::string path(req.target());
-      ++hits[path];
-      if (down) {
-        res.result(bhttp::status::service_unavailable);
-      } else if (path == "/.well-known/openid-configuration") {
-        res.body() = boost::json::serialize(boost::json::object{{"issuer", url()}, {"jwks_uri", url() + "/jwks"}});
-      } else if (path == "/jwks") {
-        res.body() = jwks;
-      } else {
-        res.result(bhttp::status::not_found);
-      }
+    std::lock_guard lock(mutex);
+    const std::string path(req.target());
+    ++hits[path];
+    if (down) {
+      res.result(bhttp::status::service_unavailable);
+    } else if (path == "/.well-known/openid-configuration") {
+      res.body() = boost::json::serialize(boost::json::object{{"issuer", url()}, {"jwks_uri", url() + "/jwks"}});
+    } else if (path == "/jwks") {
+      res.body() = jwks;
+    } else {
+      res.result(bhttp::status::not_found);
     }
     res.set(bhttp::field::content_type, "application/json");
-    res.prepare_payload();
-    bhttp::write(s, res, ec);
+    return res;
   }
 };
 

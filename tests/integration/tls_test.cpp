@@ -83,29 +83,16 @@ routes: { "*": "http://10.0.0.1:80" }
 
 // An HTTPS upstream on 127.0.0.1 presenting a certificate for "localhost".
 fake_upstream::handler tls_echo(std::shared_ptr<ssl::context> ctx) {
-  return [ctx](tcp::socket& raw) {
-    ssl::stream<tcp::socket&> s(raw, *ctx);
-    boost::system::error_code ec;
-    s.handshake(ssl::stream_base::server, ec);
-    if (ec) return;
-    boost::beast::flat_buffer buf;
-    bhttp::request<bhttp::string_body> req;
-    bhttp::read(s, buf, req, ec);
-    if (ec) return;
-    const auto body = "tls-upstream:" + req.body();
+  return https_handler(ctx, [](const bhttp::request<bhttp::string_body>& req) {
     bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
-    res.body() = body;
-    res.prepare_payload();
-    bhttp::write(s, res, ec);
-  };
+    res.body() = "tls-upstream:" + req.body();
+    return res;
+  });
 }
 
 TEST(Tls, HttpsUpstreamIsVerifiedAgainstTheConfiguredCa) {
   test_pki pki({"localhost"});
-  auto server_ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
-  server_ctx->use_certificate_chain_file(pki.server_cert);
-  server_ctx->use_private_key_file(pki.server_key, ssl::context::pem);
-  fake_upstream upstream(tls_echo(server_ctx));
+  fake_upstream upstream(tls_echo(server_tls_context(pki.server_cert, pki.server_key)));
 
   const auto config = [&](const std::string& ca_file) {
     return fmt::format(R"(

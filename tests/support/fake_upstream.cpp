@@ -1,5 +1,7 @@
 #include "support/fake_upstream.hpp"
 
+#include <boost/asio/ssl/stream.hpp>
+
 #include <sys/socket.h>
 
 #include <boost/asio/write.hpp>
@@ -110,6 +112,29 @@ fake_upstream::handler echo_handler(std::shared_ptr<recorded_requests> record, s
       if (!write_raw(socket, simple_response(200, body, "Content-Type: application/json\r\n" + extra_headers))) return;
     }
   };
+}
+
+fake_upstream::handler https_handler(std::shared_ptr<boost::asio::ssl::context> tls, https_responder respond) {
+  return [tls, respond](tcp::socket& raw) {
+    boost::asio::ssl::stream<tcp::socket&> s(raw, *tls);
+    boost::system::error_code ec;
+    s.handshake(boost::asio::ssl::stream_base::server, ec);
+    if (ec) return;
+    boost::beast::flat_buffer buf;
+    bhttp::request<bhttp::string_body> req;
+    bhttp::read(s, buf, req, ec);
+    if (ec) return;
+    auto res = respond(req);
+    res.prepare_payload();
+    bhttp::write(s, res, ec);
+  };
+}
+
+std::shared_ptr<boost::asio::ssl::context> server_tls_context(const std::string& cert_file, const std::string& key_file) {
+  auto ctx = std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_server);
+  ctx->use_certificate_chain_file(cert_file);
+  ctx->use_private_key_file(key_file, boost::asio::ssl::context::pem);
+  return ctx;
 }
 
 }  // namespace mcpgate::test

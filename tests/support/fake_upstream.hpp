@@ -15,6 +15,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
@@ -83,5 +84,12 @@ struct recorded_requests {
   bhttp::request<bhttp::string_body> at(std::size_t i);
 };
 fake_upstream::handler echo_handler(std::shared_ptr<recorded_requests> record, std::string extra_headers = {});
+
+// An HTTPS server's connection: TLS handshake with `tls`, one request read, `respond`'s
+// answer written (Content-Length set here).
+using https_responder = std::function<bhttp::response<bhttp::string_body>(const bhttp::request<bhttp::string_body>&)>;
+fake_upstream::handler https_handler(std::shared_ptr<boost::asio::ssl::context> tls, https_responder respond);
+// A server TLS context with the certificate and key files given.
+std::shared_ptr<boost::asio::ssl::context> server_tls_context(const std::string& cert_file, const std::string& key_file);
 
 }  // namespace mcpgate::test
