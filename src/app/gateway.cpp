@@ -410,8 +410,6 @@ void gateway::shutdown(std::chrono::milliseconds timeout) {
   stopped_ = true;
   // GOAWAY first: the edge sends new clients to other connectors while ours finish.
   if (tunnel_) asio::post(*tunnel_io_, [this, timeout] { tunnel_->stop(timeout); });
-  control_.stop();
-  if (control_thread_.joinable()) control_thread_.join();
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     auto& w = *workers_[i];
     std::vector<tcp::acceptor*> acceptors;
@@ -428,6 +426,10 @@ void gateway::shutdown(std::chrono::milliseconds timeout) {
   }
   for (auto& t : threads_) t.join();
   threads_.clear();
+  // The control thread stops only now: an exchange waiting for its issuer's keys (fetched
+  // there) is resumed when the fetch ends, and its worker can then finish.
+  control_.stop();
+  if (control_thread_.joinable()) control_thread_.join();
   if (tunnel_) {
     tunnel_io_->stop();  // the exchanges are over; what the tunnel still carries goes too
     if (tunnel_thread_.joinable()) tunnel_thread_.join();
