@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "core/base64.hpp"
+#include "pki/text.hpp"
 
 namespace mcpgate::auth {
 
@@ -32,16 +33,7 @@ std::array<std::uint8_t, 32> sha256_of(std::string_view key) {
   return out;
 }
 
-std::string to_hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (auto b : bytes) {
-    out += digits[b >> 4];
-    out += digits[b & 0xf];
-  }
-  return out;
-}
+std::string to_hex(std::span<const std::uint8_t> bytes) { return pki::hex(bytes.data(), bytes.size(), '\0'); }
 
 const config::api_key* find_api_key(const std::vector<config::api_key>& keys, std::string_view presented) {
   const auto digest = sha256_of(presented);

@@ -1,5 +1,6 @@
 #include "auth/authenticate.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
@@ -7,7 +8,6 @@
 #include <algorithm>
 #include <cctype>
 #include <unordered_map>
-#include <fnmatch.h>
 
 #include "auth/api_key.hpp"
 #include "auth/jwt.hpp"
@@ -16,17 +16,11 @@ namespace mcpgate::auth {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 // RFC 6750 2.1: `Bearer` (any case), one or more spaces, a token68. nullopt: another
 // scheme or a malformed value.
 std::optional<std::string_view> bearer_token(std::string_view header) {
   constexpr std::string_view scheme = "bearer";
-  if (header.size() <= scheme.size() || !iequals(header.substr(0, scheme.size()), scheme) ||
+  if (header.size() <= scheme.size() || !boost::beast::iequals(header.substr(0, scheme.size()), scheme) ||
       header[scheme.size()] != ' ') {
     return std::nullopt;
   }
@@ -136,11 +130,7 @@ decision decide_oauth(const config::oauth_settings& oauth, std::string_view toke
 }
 
 bool certificate_matches(const config::client_cert_rule& rule, const client_certificate& cert) {
-  if (rule.names.empty()) return true;
-  return std::any_of(rule.names.begin(), rule.names.end(), [&](const std::string& glob) {
-    return std::any_of(cert.names.begin(), cert.names.end(),
-                       [&](const std::string& name) { return ::fnmatch(glob.c_str(), name.c_str(), 0) == 0; });
-  });
+  return rule.names.empty() || any_glob_matches(rule.names, cert.names);
 }
 
 std::string quoted(std::string_view value) {
@@ -247,11 +237,15 @@ std::string challenge(const config::route& route, const decision& d) {
   return out;
 }
 
-std::string metadata_path(const config::oauth_settings& oauth) {
+std::string resource_path(const config::oauth_settings& oauth) {
   auto url = boost::urls::parse_absolute_uri(oauth.audience);
-  std::string path = url ? std::string(url->encoded_path()) : std::string();
-  if (path == "/") path.clear();
-  return std::string(metadata_prefix) + path;
+  const std::string path = url ? std::string(url->encoded_path()) : std::string();
+  return path.empty() ? "/" : path;
+}
+
+std::string metadata_path(const config::oauth_settings& oauth) {
+  const auto path = resource_path(oauth);
+  return std::string(metadata_prefix) + (path == "/" ? "" : path);
 }
 
 std::string metadata_url(const config::oauth_settings& oauth) {

@@ -65,6 +65,7 @@ std::string challenge(const config::route& route, const decision& d);
 // RFC 9728 section 3.1: the metadata of resource https://host/mcp is at
 // https://host/.well-known/oauth-protected-resource/mcp.
 constexpr std::string_view metadata_prefix = "/.well-known/oauth-protected-resource";
+std::string resource_path(const config::oauth_settings& oauth);  // the audience's path: "/mcp", "/" when none
 std::string metadata_path(const config::oauth_settings& oauth);  // "/.well-known/oauth-protected-resource/mcp"
 std::string metadata_url(const config::oauth_settings& oauth);
 std::string metadata_document(const config::oauth_settings& oauth);

@@ -13,11 +13,11 @@ bool any_glob_matches(const std::vector<std::string>& globs, const std::string& 
                      [&](const std::string& glob) { return ::fnmatch(glob.c_str(), value.c_str(), 0) == 0; });
 }
 
+}  // namespace
+
 bool any_glob_matches(const std::vector<std::string>& globs, const std::vector<std::string>& values) {
   return std::any_of(values.begin(), values.end(), [&](const std::string& v) { return any_glob_matches(globs, v); });
 }
-
-}  // namespace
 
 std::string identity::label() const {
   switch (how) {

@@ -25,6 +25,9 @@ struct identity {
   std::string label() const;
 };
 
+// Some glob of `globs` matches some value of `values` (fnmatch, `*` matching '/' too).
+bool any_glob_matches(const std::vector<std::string>& globs, const std::vector<std::string>& values);
+
 // Every condition that is set holds for `who` (conditions on scopes need every scope,
 // the glob lists any one match). An anonymous caller meets no condition.
 bool meets(const config::caller_condition& condition, const identity& who);

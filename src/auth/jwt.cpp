@@ -69,6 +69,31 @@ void split_scopes(std::string_view text, std::vector<std::string>& out) {
   }
 }
 
+// Claim `name` as a string (one value, or split at spaces when `split`) or an array of
+// strings, appended to `out`; false (with `why`) for any other shape.
+bool read_list_claim(const json_object& o, std::string_view name, bool split, std::vector<std::string>& out,
+                     std::string& why) {
+  const auto* v = o.if_contains(name);
+  if (!v) return true;
+  if (v->is_string()) {
+    if (split) split_scopes(std::string_view(v->get_string()), out);
+    else out.emplace_back(v->get_string());
+    return true;
+  }
+  if (!v->is_array()) {
+    why.assign(name).append(" is neither a string nor an array");
+    return false;
+  }
+  for (const auto& item : v->get_array()) {
+    if (!item.is_string()) {
+      why.assign(name).append(" holds a non-string");
+      return false;
+    }
+    out.emplace_back(item.get_string());
+  }
+  return true;
+}
+
 // The payload's claims; false when one has the wrong type.
 bool read_claims(const json_object& o, token_claims& c, std::string& why) {
   if (!read_string_claim(o, "iss", c.issuer) || !read_string_claim(o, "sub", c.subject) ||
@@ -84,43 +109,15 @@ bool read_claims(const json_object& o, token_claims& c, std::string& why) {
     why = "azp is not a string";
     return false;
   }
-  if (const auto* aud = o.if_contains("aud")) {
-    if (aud->is_string()) {
-      c.audience.emplace_back(aud->get_string());
-    } else if (aud->is_array()) {
-      for (const auto& a : aud->get_array()) {
-        if (!a.is_string()) {
-          why = "aud holds a non-string";
-          return false;
-        }
-        c.audience.emplace_back(a.get_string());
-      }
-    } else {
-      why = "aud is neither a string nor an array";
-      return false;
-    }
-  }
+  if (!read_list_claim(o, "aud", false, c.audience, why)) return false;
   if (const auto* scope = o.if_contains("scope")) {
     if (!scope->is_string()) {
       why = "scope is not a string";
       return false;
     }
     split_scopes(std::string_view(scope->get_string()), c.scopes);
-  } else if (const auto* scp = o.if_contains("scp")) {
-    if (scp->is_string()) {
-      split_scopes(std::string_view(scp->get_string()), c.scopes);
-    } else if (scp->is_array()) {
-      for (const auto& s : scp->get_array()) {
-        if (!s.is_string()) {
-          why = "scp holds a non-string";
-          return false;
-        }
-        c.scopes.emplace_back(s.get_string());
-      }
-    } else {
-      why = "scp is neither a string nor an array";
-      return false;
-    }
+  } else if (!read_list_claim(o, "scp", true, c.scopes, why)) {
+    return false;
   }
   bool bad = false;
   c.expires_at = numeric_date(o, "exp", bad);

@@ -18,7 +18,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -30,6 +29,7 @@
 
 #include "auth/api_key.hpp"
 #include "config/command_line.hpp"
+#include "pki/files.hpp"
 #include "config/units.hpp"
 
 namespace mcpgate::config {
@@ -1776,15 +1776,14 @@ class loader {
       } else if (e.key == "value_file") {
         out.source = "file " + *text;
         std::string content;
-        std::ifstream in(*text, std::ios::binary);
-        if (!in) {
-          error(e.value, key_path, "cannot read " + quote(*text) + ": " + std::strerror(errno));
+        try {
+          // A credential is short; the bound keeps a mistaken path (/dev/zero, a log) out.
+          content = pki::read_file(*text, 64 * 1024);
+        } catch (const std::exception& failure) {
+          error(e.value, key_path, failure.what());
           ok = false;
           continue;
         }
-        std::ostringstream buffer;
-        buffer << in.rdbuf();
-        content = buffer.str();
         // A secrets file usually ends with a newline that is not part of the value.
         while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) content.pop_back();
         secret = std::move(content);

@@ -1,7 +1,6 @@
 // Route `auth:` at the exchange: credentials checked before the body is read, the
 // refusals of the MCP authorization spec (401 with a challenge naming the protected
 // resource metadata, 403 insufficient_scope), and the metadata document itself.
-#include <boost/url/parse.hpp>
 #include <spdlog/spdlog.h>
 
 #include "auth/authenticate.hpp"
@@ -33,12 +32,6 @@ std::string_view message_for(const auth::decision& d) {
     case auth::decision::kind::allowed: break;
   }
   return "";
-}
-
-std::string audience_path(const config::oauth_settings& oauth) {
-  auto url = boost::urls::parse_absolute_uri(oauth.audience);
-  std::string path = url ? std::string(url->encoded_path()) : std::string();
-  return path.empty() ? "/" : path;
 }
 
 }  // namespace
@@ -90,7 +83,7 @@ const config::route* downstream_session::metadata_route(const runtime_snapshot& 
   for (const auto& route : snap.cfg->routes) {
     if (!route.auth.oauth || auth::metadata_path(*route.auth.oauth) != path) continue;
     // The document is served where the resource is: on a host this route answers.
-    if (snap.routes.match(host, audience_path(*route.auth.oauth)) == &route) return &route;
+    if (snap.routes.match(host, auth::resource_path(*route.auth.oauth)) == &route) return &route;
   }
   return nullptr;
 }
