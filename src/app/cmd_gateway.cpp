@@ -11,6 +11,7 @@
 #include "app/gateway.hpp"
 #include "config/loader.hpp"
 #include "net/listen.hpp"
+#include "observability/log.hpp"
 #include "observability/logging.hpp"
 
 namespace mcpgate::app {
@@ -20,9 +21,9 @@ namespace {
 void report_diagnostics(const config::load_result& loaded) {
   for (const auto& d : loaded.diagnostics) {
     if (d.level == config::diagnostic::severity::error) {
-      spdlog::error("{}", d.to_string());
+      log::config().error("{}", d.to_string());
     } else {
-      spdlog::warn("{}", d.to_string());
+      log::config().warn("{}", d.to_string());
     }
   }
 }
@@ -36,7 +37,7 @@ int run_gateway(const gateway_options& options) {
   auto loaded = config::load_file(options.config_path, over);
   report_diagnostics(loaded);
   if (!loaded.ok()) {
-    spdlog::error("config {} has {} error(s); not starting", options.config_path, loaded.error_count());
+    log::config().error("config {} has {} error(s); not starting", options.config_path, loaded.error_count());
     return 1;
   }
   observability::set_log_level(loaded.snapshot->level);
@@ -46,7 +47,7 @@ int run_gateway(const gateway_options& options) {
     gw = std::make_unique<gateway>(loaded.snapshot);
     gw->start();
   } catch (const std::exception& e) {
-    spdlog::error("cannot start: {}", e.what());
+    log::gateway().error("cannot start: {}", e.what());
     return 1;
   }
   for (const auto& l : gw->listeners()) {
@@ -67,20 +68,23 @@ int run_gateway(const gateway_options& options) {
       report_diagnostics(next);
       std::string error;
       if (!next.ok()) {
-        spdlog::error("config reload failed: {} error(s) in {}; keeping the previous config", next.error_count(),
-                      options.config_path);
+        log::config().error("config reload failed: {} error(s) in {}; keeping the previous config", next.error_count(),
+                            options.config_path);
       } else if (!gw->reload(next.snapshot, error)) {
-        spdlog::error("config reload failed: {}; keeping the previous config", error);
+        log::config().error("config reload failed: {}; keeping the previous config", error);
       } else {
-        spdlog::info("config reloaded from {}", options.config_path);
+        log::config().info("config reloaded from {}", options.config_path);
       }
+      // A successful reload opened the log files anew; after a failed one, logrotate's
+      // SIGHUP must still move writing to new files.
+      if (!next.ok() || !error.empty()) observability::reopen_logs();
       signals.async_wait(on_signal);
       return;
     }
     const auto timeout = gw->snapshot()->cfg->shutdown_timeout;
-    spdlog::info("shutting down: draining in-flight exchanges for up to {} ms", timeout.count());
+    log::gateway().info("shutting down: draining in-flight exchanges for up to {} ms", timeout.count());
     gw->shutdown(timeout);
-    spdlog::info("shutdown complete");
+    log::gateway().info("shutdown complete");
   };
   signals.async_wait(on_signal);
   control.run();

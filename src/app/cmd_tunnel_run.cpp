@@ -11,6 +11,7 @@
 #include "app/commands.hpp"
 #include "config/loader.hpp"
 #include "net/listen.hpp"
+#include "observability/log.hpp"
 #include "observability/logging.hpp"
 #include "tunnel/connector.hpp"
 #include "tunnel/edge.hpp"
@@ -43,6 +44,9 @@ CLI::App* add_connect_command(CLI::App& app, connect_options& options) {
   cmd->add_option("--log-level", options.log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
+  cmd->add_option("--log-format", options.log_format, "text or json (the log goes to stderr)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   cmd->add_option("--shutdown-timeout", options.shutdown_seconds, "Seconds open streams may take to finish on SIGTERM")
       ->capture_default_str();
   return cmd;
@@ -51,12 +55,12 @@ CLI::App* add_connect_command(CLI::App& app, connect_options& options) {
 namespace {
 
 // Runs `io` until SIGINT/SIGTERM, then calls `drain` and runs until the work is done.
-void run_until_signal(asio::io_context& io, const std::function<void()>& drain) {
+void run_until_signal(asio::io_context& io, spdlog::logger& log, const std::function<void()>& drain) {
   std::signal(SIGPIPE, SIG_IGN);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
-    spdlog::info("signal {}: draining", sig);
+    log.info("signal {}: draining", sig);
     drain();
   });
   io.run();
@@ -68,11 +72,11 @@ int run_edge(const edge_options& options) {
   observability::init_logging(config::log_level::info);
   auto loaded = config::load_edge_file(options.config_path);
   for (const auto& d : loaded.diagnostics) {
-    if (d.level == config::diagnostic::severity::error) spdlog::error("{}", d.to_string());
-    else spdlog::warn("{}", d.to_string());
+    if (d.level == config::diagnostic::severity::error) log::config().error("{}", d.to_string());
+    else log::config().warn("{}", d.to_string());
   }
   if (!loaded.ok()) {
-    spdlog::error("edge config {} has errors; not starting", options.config_path);
+    log::config().error("edge config {} has errors; not starting", options.config_path);
     return 1;
   }
   const auto cfg = loaded.snapshot;
@@ -83,15 +87,15 @@ int run_edge(const edge_options& options) {
     edge = std::make_unique<tunnel::edge_server>(io, cfg);
     edge->start();
   } catch (const std::exception& e) {
-    spdlog::error("cannot start the edge: {}", e.what());
+    log::edge().error("cannot start the edge: {}", e.what());
     return 1;
   }
   // Tests and scripts bind port 0 and read the real ports from these lines.
   std::printf("mcpgate edge: listening on %s (clients)\n", net::endpoint_text(edge->client_endpoint()).c_str());
   std::printf("mcpgate edge: listening on %s (connectors)\n", net::endpoint_text(edge->connector_endpoint()).c_str());
   std::fflush(stdout);
-  run_until_signal(io, [&] { edge->stop(cfg->shutdown_timeout); });
-  spdlog::info("edge stopped");
+  run_until_signal(io, log::edge(), [&] { edge->stop(cfg->shutdown_timeout); });
+  log::edge().info("edge stopped");
   return 0;
 }
 
@@ -100,8 +104,10 @@ int run_connect(const connect_options& options) {
                               : options.log_level == "warn" ? config::log_level::warn
                               : options.log_level == "error" ? config::log_level::error
                                                              : config::log_level::info);
+  observability::configure_logging(
+      {.format = options.log_format == "json" ? config::log_format::json : config::log_format::text});
   if (const auto why = tunnel::check_connector_settings(options.settings); !why.empty()) {
-    spdlog::error("{}", why);
+    log::connector().error("{}", why);
     return 2;
   }
   asio::io_context io(1);
@@ -110,7 +116,7 @@ int run_connect(const connect_options& options) {
   try {
     connector = std::make_unique<tunnel::connector>(io, options.settings);
   } catch (const std::exception& e) {
-    spdlog::error("cannot start the connector: {}", e.what());
+    log::connector().error("cannot start the connector: {}", e.what());
     return 2;
   }
   bool announced = false;
@@ -126,8 +132,8 @@ int run_connect(const connect_options& options) {
   };
   connector->start();
   const auto grace = std::chrono::seconds(options.shutdown_seconds);
-  run_until_signal(io, [&] { connector->stop(grace); });
-  spdlog::info("connector stopped");
+  run_until_signal(io, log::connector(), [&] { connector->stop(grace); });
+  log::connector().info("connector stopped");
   return status;
 }
 

@@ -110,6 +110,7 @@ struct connect_options {
   tunnel::connector_settings settings;
   unsigned shutdown_seconds = 30;
   std::string log_level = "info";
+  std::string log_format = "text";
   connect_options() { settings.to = "ws://127.0.0.1:8080"; }
 };
 CLI::App* add_connect_command(CLI::App& app, connect_options& options);

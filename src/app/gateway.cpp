@@ -24,6 +24,7 @@
 #include "stdio/bridge.hpp"
 #include "tunnel/connector.hpp"
 #include "observability/audit.hpp"
+#include "observability/log.hpp"
 #include "observability/logging.hpp"
 
 namespace mcpgate::app {
@@ -110,7 +111,7 @@ asio::awaitable<void> accept_loop(http::worker& w, tcp::acceptor& acceptor, std:
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // Out of descriptors or memory: back off instead of spinning; existing sessions go on.
-      spdlog::warn("accept failed on {}: {}", acceptor.local_endpoint().port(), ec.message());
+      log::gateway().warn("accept failed on {}: {}", acceptor.local_endpoint().port(), ec.message());
       asio::steady_timer pause(w.io(), std::chrono::milliseconds(100));
       co_await pause.async_wait(nothrow);
       continue;
@@ -137,8 +138,8 @@ asio::awaitable<void> accept_loop(http::worker& w, tcp::acceptor& acceptor, std:
 
 void log_routes(const config::config& cfg) {
   for (const auto& r : cfg.routes) {
-    spdlog::info("route configured route={} host={} path={} upstream={}", r.name, r.host_key, r.path,
-                 r.upstream.to_string());
+    log::gateway().info("route configured route={} host={} path={} upstream={}", r.name, r.host_key, r.path,
+                        r.upstream.to_string());
   }
 }
 
@@ -177,6 +178,7 @@ gateway::~gateway() { shutdown(std::chrono::milliseconds(0)); }
 
 void gateway::start() {
   const auto snap = current_.load();
+  observability::configure_logging(snap->cfg->logs);
   observability::configure_audit(snap->cfg->audit);
   log_routes(*snap->cfg);
   for (auto& slot : slots_) {
@@ -204,7 +206,7 @@ void gateway::start() {
           return;
         } catch (const std::exception& e) {
           // A handler that throws is a bug; keep serving the other connections.
-          spdlog::error("worker {}: {}", w.index(), e.what());
+          log::gateway().error("worker {}: {}", w.index(), e.what());
         }
       }
     });
@@ -217,7 +219,7 @@ void gateway::start() {
     try {
       control_.run();
     } catch (const std::exception& e) {
-      spdlog::error("gateway control thread: {}", e.what());
+      log::gateway().error("gateway control thread: {}", e.what());
     }
   });
 }
@@ -253,23 +255,23 @@ void gateway::start_tunnel(const config::tunnel_connector& t) {
     settings.to = "tcp://" + where;
     settings.proxy_protocol = target->config.proxy_protocol;
     if (!settings.proxy_protocol) {
-      spdlog::warn("tunnel: streams go to listener {} without the client address (it has no proxy_protocol: true); "
-                   "logs and access rules there see the gateway itself",
-                   target->config.address);
+      log::gateway().warn("tunnel: streams go to listener {} without the client address (it has no proxy_protocol: true); "
+                          "logs and access rules there see the gateway itself",
+                          target->config.address);
     }
   }
   tunnel_io_ = std::make_unique<asio::io_context>(1);
   tunnel_ = std::make_unique<tunnel::connector>(*tunnel_io_, settings);
   tunnel_->on_fatal = [](const std::string& why) {
-    spdlog::error("tunnel: the connector stopped for good ({}); the gateway keeps serving its listeners", why);
+    log::gateway().error("tunnel: the connector stopped for good ({}); the gateway keeps serving its listeners", why);
   };
   tunnel_->start();
-  spdlog::info("tunnel: connector to edge {} ({} connection(s)), streams to {}", t.edge, t.connections, settings.to);
+  log::gateway().info("tunnel: connector to edge {} ({} connection(s)), streams to {}", t.edge, t.connections, settings.to);
   tunnel_thread_ = std::thread([this] {
     try {
       tunnel_io_->run();
     } catch (const std::exception& e) {
-      spdlog::error("tunnel connector thread: {}", e.what());
+      log::gateway().error("tunnel connector thread: {}", e.what());
     }
   });
 }
@@ -312,15 +314,15 @@ void gateway::rebuild_for_time() {
   try {
     current_.store(std::make_shared<const http::runtime_snapshot>(old->cfg, ++generation_, now, policy_, stdio_));
   } catch (const std::exception& e) {
-    spdlog::error("access rules not updated for the time of day: {}", e.what());
+    log::gateway().error("access rules not updated for the time of day: {}", e.what());
     return;
   }
   for (const auto& set : old->cfg->ip_sets) {
     for (const auto& e : set.entries) {
       const bool was = e.window.contains(old->compiled_at);
       const bool is = e.window.contains(now);
-      if (was && !is) spdlog::info("ip_sets entry expired: {} {}", e.origin, e.prefix.to_string());
-      if (!was && is) spdlog::info("ip_sets entry now active: {} {}", e.origin, e.prefix.to_string());
+      if (was && !is) log::gateway().info("ip_sets entry expired: {} {}", e.origin, e.prefix.to_string());
+      if (!was && is) log::gateway().info("ip_sets entry now active: {} {}", e.origin, e.prefix.to_string());
     }
   }
 }
@@ -340,8 +342,8 @@ std::size_t gateway::poll_certificates() {
       // Often a renewal caught half-way (new certificate, old key): keep serving with the
       // certificate we have and try again on the next poll; say so once per new error.
       if (slot.load_error != e.what()) {
-        spdlog::warn("tls certificate reload failed listener={}: {}; keeping the current certificate", l.address,
-                     e.what());
+        log::gateway().warn("tls certificate reload failed listener={}: {}; keeping the current certificate", l.address,
+                            e.what());
       }
       slot.load_error = e.what();
       continue;
@@ -349,8 +351,8 @@ std::size_t gateway::poll_certificates() {
     slot.load_error.clear();
     ++reloaded;
     ++certificate_reloads_;
-    spdlog::info("tls certificate reloaded listener={} cert={} days_left={}", l.address, l.tls.cert_file,
-                 days_left(l.tls.cert_file));
+    log::gateway().info("tls certificate reloaded listener={} cert={} days_left={}", l.address, l.tls.cert_file,
+                        days_left(l.tls.cert_file));
   }
   return reloaded;
 }
@@ -374,7 +376,8 @@ bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& err
       }
       new_tls.push_back(listener_tls(a));  // re-reads certificate files: rotation by SIGHUP
     }
-    // Reopens the audit file too: after logrotate moved it, SIGHUP starts a new one.
+    // Reopens the log and audit files: after logrotate moved them, SIGHUP starts new ones.
+    observability::configure_logging(cfg->logs);
     observability::configure_audit(cfg->audit);
     std::lock_guard lock(snapshot_mutex_);
     ensure_stdio_bridges(*cfg);
@@ -463,10 +466,10 @@ asio::awaitable<void> gateway::check_route_health(http::snapshot_ptr snap, std::
       if (epoch != health_epoch_.load()) co_return;
       const auto changed = set->record_check(k, ok, route.health);
       if (changed && !*changed) {
-        spdlog::warn("upstream unhealthy route={} upstream={} after {} failed check(s): {}", route.name,
-                     target.to_string(), route.health.unhealthy_after, why);
+        log::gateway().warn("upstream unhealthy route={} upstream={} after {} failed check(s): {}", route.name,
+                            target.to_string(), route.health.unhealthy_after, why);
       } else if (changed) {
-        spdlog::info("upstream healthy again route={} upstream={}", route.name, target.to_string());
+        log::gateway().info("upstream healthy again route={} upstream={}", route.name, target.to_string());
       }
     }
     timer.expires_after(route.health.interval);

@@ -1,4 +1,5 @@
 #include "auth/key_source.hpp"
+#include "observability/log.hpp"
 
 #include <array>
 
@@ -126,7 +127,7 @@ asio::awaitable<bool> key_source::refresh() {
       if (!parsed.set) {
         error = jwks_uri + ": " + parsed.error;
       } else {
-        for (const auto& why : parsed.skipped) spdlog::debug("oauth issuer={} jwks key skipped: {}", settings_.issuer, why);
+        for (const auto& why : parsed.skipped) log::auth().debug("oauth issuer={} jwks key skipped: {}", settings_.issuer, why);
         if (parsed.set->keys.empty()) error = jwks_uri + " holds no key usable for signatures";
         else fetched = std::move(*parsed.set);
       }
@@ -137,7 +138,7 @@ asio::awaitable<bool> key_source::refresh() {
     const auto count = fetched->keys.size();
     keys_.store(std::make_shared<const jwk_set>(std::move(*fetched)));
     if (!last_logged_error_.empty() || status_.key_count != count || !status_.last_success) {
-      spdlog::info("oauth keys loaded issuer={} keys={} jwks_uri={}", settings_.issuer, count, jwks_uri);
+      log::auth().info("oauth keys loaded issuer={} keys={} jwks_uri={}", settings_.issuer, count, jwks_uri);
     }
     last_logged_error_.clear();
     std::lock_guard lock(status_mutex_);
@@ -148,8 +149,8 @@ asio::awaitable<bool> key_source::refresh() {
   } else {
     // One line per new error, not one per retry of the same outage.
     if (error != last_logged_error_) {
-      spdlog::warn("oauth keys not fetched issuer={}: {}{}", settings_.issuer, error,
-                   keys_.load() ? " (keeping the keys fetched before)" : " (requests are answered 503 until it works)");
+      log::auth().warn("oauth keys not fetched issuer={}: {}{}", settings_.issuer, error,
+                       keys_.load() ? " (keeping the keys fetched before)" : " (requests are answered 503 until it works)");
       last_logged_error_ = error;
     }
     std::lock_guard lock(status_mutex_);

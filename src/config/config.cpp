@@ -73,6 +73,8 @@ const char* to_string(log_level level) {
   return "info";
 }
 
+const char* to_string(log_format format) { return format == log_format::json ? "json" : "text"; }
+
 const char* to_string(listener_mode mode) {
   switch (mode) {
     case listener_mode::plain: return "plain";

@@ -23,6 +23,20 @@ using duration = std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
 enum class log_level { debug, info, warn, error };
+enum class log_format { text, json };
+
+// Where the process log and the access log go, and in which format (`log_format`,
+// `log_file`, `access_log_file`).
+struct log_settings {
+  // Unset: a text process log and a JSON access log, as before the key existed (dashboards
+  // parse that JSON). Set: both logs in this format.
+  std::optional<log_format> format = {};
+  std::string file = {};         // "" or "-": stderr; else appended to, reopened on SIGHUP
+  std::string access_file = {};  // "" or "-": stdout; else appended to, reopened on SIGHUP
+  log_format process_format() const { return format.value_or(log_format::text); }
+  log_format access_format() const { return format.value_or(log_format::json); }
+  bool operator==(const log_settings&) const = default;
+};
 
 struct tls_files {
   std::string cert_file;
@@ -376,6 +390,7 @@ struct config {
   std::string listen_addr;   // Anthropic key, kept as written
   std::vector<listener> listeners;  // listen_addr (as a ws listener) + `listeners:` entries
   log_level level = log_level::info;
+  log_settings logs;
   duration shutdown_timeout = 30s;
   std::string tunnel_domain;  // lower case, no leading/trailing dot
   tls_files tls;
@@ -430,6 +445,7 @@ struct edge_config {
 };
 
 const char* to_string(log_level level);
+const char* to_string(log_format format);
 const char* to_string(listener_mode mode);
 const char* to_string(rate_limit::key_part part);
 

@@ -58,7 +58,8 @@ constexpr std::uintmax_t max_file_bytes = 4 * 1024 * 1024;
 
 const key_list top_keys{"listen_addr", "log_level", "shutdown_timeout", "tunnel_domain", "tls",
                         "routes", "upstream", "listeners", "limits", "workers", "trusted_proxies", "ip_sets",
-                        "audit", "session_affinity", "tunnel", "api_keys"};
+                        "audit", "session_affinity", "tunnel", "api_keys", "log_format", "log_file",
+                        "access_log_file"};
 const key_list session_affinity_keys{"key_file"};
 const key_list tunnel_keys{"edge", "token_file", "edge_ca", "server_name", "connections", "listener"};
 const key_list edge_keys{"listen", "connector_listen", "tls", "base_domain", "registry", "log_level",
@@ -529,6 +530,18 @@ class loader {
       listen_addr(v);
     } else if (k == "log_level") {
       if (auto level = read_log_level(v, k)) cfg_.level = *level;
+    } else if (k == "log_format") {
+      if (auto format = read_log_format(v, k)) cfg_.logs.format = *format;
+    } else if (k == "log_file" || k == "access_log_file") {
+      if (auto file = read_string(v, k)) {
+        if (file->empty()) {
+          std::string why = "expected a file path, or \"-\" for ";
+          why.append(k == "log_file" ? "stderr" : "stdout");
+          error(v, k, why);
+        } else {
+          (k == "log_file" ? cfg_.logs.file : cfg_.logs.access_file) = *file;
+        }
+      }
     } else if (k == "shutdown_timeout") {
       if (auto d = read_duration(v, k)) cfg_.shutdown_timeout = *d;
     } else if (k == "tunnel_domain") {
@@ -634,6 +647,15 @@ class loader {
     if (*s == "warn") return log_level::warn;
     if (*s == "error") return log_level::error;
     error(node, path, "invalid log level " + quote(*s) + " (expected one of: debug, info, warn, error)");
+    return std::nullopt;
+  }
+
+  std::optional<log_format> read_log_format(const YAML::Node& node, const std::string& path) {
+    auto s = read_string(node, path);
+    if (!s) return std::nullopt;
+    if (*s == "text") return log_format::text;
+    if (*s == "json") return log_format::json;
+    error(node, path, "invalid log format " + quote(*s) + " (expected one of: text, json)");
     return std::nullopt;
   }
 
@@ -2583,6 +2605,14 @@ std::string summarize(const config& cfg) {
     out << "api_keys:";
     for (const auto& key : cfg.api_keys) out << " " << key.name;
     out << "\n";
+  }
+  const auto& logs = cfg.logs;
+  if (logs.format || !logs.file.empty() || !logs.access_file.empty()) {
+    const auto destination = [](const std::string& file, const char* standard) {
+      return file.empty() || file == "-" ? std::string(standard) : file;
+    };
+    out << "logs: process " << to_string(logs.process_format()) << " to " << destination(logs.file, "stderr")
+        << ", access " << to_string(logs.access_format()) << " to " << destination(logs.access_file, "stdout") << "\n";
   }
   out << "log_level: " << to_string(cfg.level) << ", shutdown_timeout: " << format_duration(cfg.shutdown_timeout)
       << ", workers: " << (cfg.workers == 0 ? std::string("auto") : std::to_string(cfg.workers)) << "\n";

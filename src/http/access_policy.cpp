@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "observability/throttle.hpp"
+#include "observability/log.hpp"
 
 namespace mcpgate::http {
 
@@ -19,7 +20,7 @@ std::optional<std::string> refusal(const compiled_access_rule& rule, const net::
   }
   if (!rule.dry_run) return part;
   if (auto held = observability::warnings().admit(part)) {
-    spdlog::warn("ip rule would deny (dry run) client={} rule={}{}", client, part, observability::held_back(*held));
+    log::http().warn("ip rule would deny (dry run) client={} rule={}{}", client, part, observability::held_back(*held));
   }
   return std::nullopt;
 }

@@ -9,6 +9,7 @@
 #include "http/proxy_session.hpp"
 #include "http/snapshot.hpp"
 #include "observability/throttle.hpp"
+#include "observability/log.hpp"
 
 namespace mcpgate::http {
 
@@ -66,8 +67,8 @@ asio::awaitable<std::optional<bool>> downstream_session::authenticate(const runt
   }
   // Scanners and expired tokens come in floods: one line per route and reason per second.
   if (auto held = observability::warnings().admit(route.name + "|" + decision.reason)) {
-    spdlog::info("auth refused route={} client={} reason={} caller={} detail={}{}", route.name, exchange_client_,
-                 decision.reason, log.caller, decision.detail, observability::held_back(*held));
+    log::auth().info("auth refused route={} client={} reason={} caller={} detail={}{}", route.name, exchange_client_,
+                     decision.reason, log.caller, decision.detail, observability::held_back(*held));
   }
   reply_fields fields;
   if (auto challenge = auth::challenge(route, decision); !challenge.empty()) {

@@ -8,6 +8,7 @@
 #include "mcp/jsonrpc_error.hpp"
 #include "observability/audit.hpp"
 #include "observability/throttle.hpp"
+#include "observability/log.hpp"
 
 namespace mcpgate::http {
 
@@ -26,8 +27,8 @@ std::optional<std::uint64_t> downstream_session::rate_limited(const runtime_snap
     if (limit.spec->dry_run) {
       ++limit.counter->dry_run;
       if (auto held = observability::warnings().admit(limit.spec->where)) {
-        spdlog::warn("rate limit would refuse (dry run) client={} rule={}{}", exchange_client_, limit.spec->where,
-                     observability::held_back(*held));
+        log::http().warn("rate limit would refuse (dry run) client={} rule={}{}", exchange_client_, limit.spec->where,
+                         observability::held_back(*held));
       }
       continue;
     }
@@ -57,8 +58,8 @@ std::optional<std::string> downstream_session::refused_calls(const runtime_snaps
       if (refusal->dry_run) {
         ++counter.dry_run;
         if (auto held = observability::warnings().admit(refusal->rule)) {
-          spdlog::warn("mcp rule would refuse (dry run) client={} rule={} method={} name={}{}", exchange_client_,
-                       refusal->rule, m.method, m.name, observability::held_back(*held));
+          log::http().warn("mcp rule would refuse (dry run) client={} rule={} method={} name={}{}", exchange_client_,
+                           refusal->rule, m.method, m.name, observability::held_back(*held));
         }
         refusal.reset();
       } else {
@@ -97,8 +98,8 @@ void downstream_session::note_hidden(const runtime_snapshot& snap, const mcp::fi
     }
     ++counter.dry_run;
     if (auto held = observability::warnings().admit(entry.rule)) {
-      spdlog::warn("mcp rule would hide (dry run) client={} rule={} name={}{}", exchange_client_, entry.rule, entry.name,
-                   observability::held_back(*held));
+      log::http().warn("mcp rule would hide (dry run) client={} rule={} name={}{}", exchange_client_, entry.rule, entry.name,
+                       observability::held_back(*held));
     }
   }
 }

@@ -34,6 +34,7 @@
 #include "http/worker.hpp"
 #include "net/ip_prefix.hpp"
 #include "net/proxy_protocol.hpp"
+#include "observability/log.hpp"
 
 namespace mcpgate::http {
 
@@ -302,7 +303,7 @@ asio::awaitable<void> downstream_session::run(std::shared_ptr<downstream_session
     if (self->linger_ && !self->client_gone_ && !self->close_requested_) co_await self->lingering_close();
   } catch (const std::exception& e) {
     // Completion handlers never throw by design; this is the last guard.
-    spdlog::error("session {}: unexpected exception: {}", self->client_ip_, e.what());
+    log::http().error("session {}: unexpected exception: {}", self->client_ip_, e.what());
   }
   error_code ec;
   self->stream_.tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
@@ -372,7 +373,7 @@ asio::awaitable<bool> downstream_session::accept_websocket() {
   if (!listener_admits(*snap)) co_return false;
   auto [aec] = co_await stream_.ws().async_accept(req, nothrow);
   if (aec) {
-    spdlog::info("websocket upgrade failed: {} client={} peer={}", aec.message(), client_ip_, peer_ip_);
+    log::http().info("websocket upgrade failed: {} client={} peer={}", aec.message(), client_ip_, peer_ip_);
     co_return false;
   }
   co_return true;
@@ -392,7 +393,7 @@ asio::awaitable<bool> downstream_session::read_proxy_header() {
     if (got <= 0) co_return false;
     const auto header = net::parse_proxy_header({peeked.data(), static_cast<std::size_t>(got)});
     if (header.state == net::proxy_header_result::status::invalid) {
-      spdlog::info("proxy protocol header refused: {} peer={}", header.error, peer_ip_);
+      log::http().info("proxy protocol header refused: {} peer={}", header.error, peer_ip_);
       co_return false;
     }
     if (header.state == net::proxy_header_result::status::complete) {
@@ -458,7 +459,7 @@ asio::awaitable<bool> downstream_session::handshake() {
   auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, nothrow);
   if (ec) {
     // Anthropic's wording first; the OpenSSL reason tells "unknown ca" from "bad certificate".
-    spdlog::info("tls handshake failed: {} client={}", ec.message(), client_ip_);
+    log::http().info("tls handshake failed: {} client={}", ec.message(), client_ip_);
     co_return false;
   }
   co_return true;
@@ -549,7 +550,7 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
     }
   }
   log.client = exchange_client_;
-  spdlog::info("request started method={} host={} path={} client={}", log.method, log.host, log.path, exchange_client_);
+  log::http().info("request started method={} host={} path={} client={}", log.method, log.host, log.path, exchange_client_);
 
   // Framing and target checks before anything reaches an upstream (request smuggling,
   // path confusion): both length mechanisms, several Host fields, non-origin-form targets.
@@ -584,7 +585,7 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
 
   const auto* route = snap->routes.match(log.host, target);
   if (!route) {
-    spdlog::info("no route for host host={} path={} client={}", log.host, log.path, exchange_client_);
+    log::http().info("no route for host host={} path={} client={}", log.host, log.path, exchange_client_);
     const bool keep_alive = co_await refuse(502, "no_route", "No route configured for host\n", log, parser);
     finish();
     co_return keep_alive;
@@ -800,8 +801,8 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     if (!dialed.connection) {
       // An upstream that is down fails every request: one line per second says so.
       if (auto held = observability::warnings().admit("upstream unavailable " + route.name)) {
-        spdlog::warn("upstream unavailable route={} upstream={} reason={}: {}{}", route.name, target.to_string(),
-                     dialed.reason, dialed.detail, observability::held_back(*held));
+        log::http().warn("upstream unavailable route={} upstream={} reason={}: {}{}", route.name, target.to_string(),
+                         dialed.reason, dialed.detail, observability::held_back(*held));
       }
       co_await local_reply(dialed.status, dialed.reason,
                            dialed.status == 504 ? "Upstream timeout\n" : "Bad gateway\n", log, false, &route);
@@ -905,8 +906,8 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
   if (ec) {
     const bool timeout = ec == beast::error::timeout;
     if (auto held = observability::warnings().admit("upstream response failed " + route.name)) {
-      spdlog::warn("upstream response failed route={} upstream={}: {}{}", route.name, target.to_string(),
-                   ec.message(), observability::held_back(*held));
+      log::http().warn("upstream response failed route={} upstream={}: {}{}", route.name, target.to_string(),
+                       ec.message(), observability::held_back(*held));
     }
     co_await local_reply(timeout ? 504 : 502, timeout ? "upstream_timeout" : "upstream_reset",
                          timeout ? "Upstream timeout\n" : "Bad gateway\n", log, false, &route);
@@ -932,8 +933,8 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     res_parser->body_limit(max_filtered_response_bytes);
     const auto read_ec = co_await read_upstream_body(*upstream, *res_parser, body, route);
     if (read_ec) {
-      spdlog::warn("upstream response not filtered route={} upstream={}: {}", route.name, target.to_string(),
-                   read_ec.message());
+      log::http().warn("upstream response not filtered route={} upstream={}: {}", route.name, target.to_string(),
+                       read_ec.message());
       const bool too_large = read_ec == bhttp::error::body_limit;
       co_await local_reply(502, too_large ? "upstream_response_too_large" : "upstream_reset",
                            too_large ? "Upstream response too large to filter\n" : "Bad gateway\n", log, false, &route);
@@ -1094,8 +1095,8 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     if (list_events) {
       if (!filter_list_piece(snap, *list_events, {out, out_size}, last, listed)) {
         // An event too large to judge: cutting the stream is the only way not to pass it on.
-        spdlog::warn("upstream response not filtered route={} upstream={}: an event over {} bytes", route.name,
-                     target.to_string(), max_filtered_response_bytes);
+        log::http().warn("upstream response not filtered route={} upstream={}: an event over {} bytes", route.name,
+                         target.to_string(), max_filtered_response_bytes);
         log.reason = "upstream_response_too_large";
         co_return false;
       }

@@ -1,4 +1,5 @@
 #include "http/rate_limiter.hpp"
+#include "observability/log.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -105,8 +106,8 @@ rate_limiter::verdict rate_limiter::take(std::string_view key, time_point when) 
   // Full of busy keys: new keys share one bucket rather than each getting a fresh one.
   auto last = last_overflow_warning_.load(std::memory_order_relaxed);
   if (now - last >= overflow_warning_interval_ns && last_overflow_warning_.compare_exchange_strong(last, now)) {
-    spdlog::warn("rate limit table full rule={} max_keys={}: new clients share one bucket until idle ones are forgotten",
-                 spec_.where, spec_.max_keys);
+    log::http().warn("rate limit table full rule={} max_keys={}: new clients share one bucket until idle ones are forgotten",
+                     spec_.where, spec_.max_keys);
   }
   std::lock_guard lock(overflow_mutex_);
   admit(overflow_tat_, now, out);

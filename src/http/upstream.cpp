@@ -17,6 +17,7 @@
 
 #include "http/snapshot.hpp"
 #include "stdio/bridge.hpp"
+#include "observability/log.hpp"
 
 namespace mcpgate::http {
 
@@ -101,8 +102,8 @@ asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const co
     for (const auto& ep : endpoints) {
       if (!snap.allowed_upstreams->contains(ep.address())) {
         // Exact wording of Anthropic's mcp-proxy: users' runbooks grep for it.
-        spdlog::warn("IP validation failed: {} is not a private address (route={} upstream={})",
-                     ep.address().to_string(), route.name, target.to_string());
+        log::http().warn("IP validation failed: {} is not a private address (route={} upstream={})",
+                         ep.address().to_string(), route.name, target.to_string());
         out.status = 502;
         out.reason = "upstream_ip_denied";
         out.detail = ep.address().to_string() + " is not in upstream.allowed_ips";

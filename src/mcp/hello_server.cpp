@@ -18,6 +18,7 @@
 // Tool errors follow 2025-11-25 (SEP-1303): an unknown tool is a protocol error (-32602),
 // bad arguments are a tool execution error (result with isError: true) the model can read.
 #include "mcp/hello_server.hpp"
+#include "observability/log.hpp"
 
 #include <openssl/rand.h>
 
@@ -931,7 +932,7 @@ asio::awaitable<void> run_connection(std::shared_ptr<connection> conn) {
   try {
     co_await serve(conn);
   } catch (const std::exception& e) {
-    spdlog::warn("hello: connection {} failed: {}", conn->id, e.what());
+    log::mcp().warn("hello: connection {} failed: {}", conn->id, e.what());
   }
   error_code ignored;
   conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -947,7 +948,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<server_state> st) {
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
       // E.g. EMFILE: do not spin; the pending connection is retried shortly.
-      spdlog::warn("hello: accept failed: {}", ec.message());
+      log::mcp().warn("hello: accept failed: {}", ec.message());
       backoff.expires_after(std::chrono::milliseconds(100));
       co_await backoff.async_wait(use_tuple);
       continue;

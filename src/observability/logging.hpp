@@ -1,4 +1,5 @@
-// Process logs (text, stderr) and the access log (one JSON object per exchange, stdout).
+// The process log (log.hpp: one logger per component; stderr or `log_file`) and the access
+// log (one line per exchange; stdout or `access_log_file`), text or JSON (`log_format`).
 #pragma once
 
 #include <chrono>
@@ -10,10 +11,18 @@
 
 namespace mcpgate::observability {
 
-// Sets up the default spdlog logger ("mcpgate", stderr, UTC timestamps) and the access
-// logger. Safe to call again (reload changes the level only).
+// Creates the component loggers (the default spdlog logger is the gateway one) and starts
+// the once-a-second flush. Safe to call again (it then changes the level only).
 void init_logging(config::log_level level);
+// Every component logger; the access log has no level (every exchange is written).
 void set_log_level(config::log_level level);
+// Format and destinations. Files are opened again even when their path did not change:
+// that is how a reload (SIGHUP) starts new files after logrotate moved the old ones.
+// Throws std::runtime_error naming the key when a file cannot be opened.
+void configure_logging(const config::log_settings& settings);
+// Reopens the current files (a SIGHUP whose config could not be loaded still rotates the
+// logs); failures are logged, the old file is kept.
+void reopen_logs();
 
 // One exchange as the access log records it. Stable field names: dashboards parse them.
 struct access_record {

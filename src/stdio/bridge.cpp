@@ -26,6 +26,7 @@
 
 #include "observability/throttle.hpp"
 #include "stdio/child_process.hpp"
+#include "observability/log.hpp"
 
 namespace mcpgate::stdio {
 
@@ -323,7 +324,7 @@ asio::awaitable<bool> route_bridge::handle_post(channel_ptr ch, request& req) {
     try {
       s = open_session();
     } catch (const spawn_error& e) {
-      spdlog::warn("stdio server did not start route={} command={}: {}", route_, spec_.command_text, e.what());
+      log::stdio().warn("stdio server did not start route={} command={}: {}", route_, spec_.command_text, e.what());
       failure.emplace(http::status::bad_gateway,
                       rpc_error(nullptr, -32603, std::string("The MCP server could not be started: ") + e.what()));
     } catch (const std::length_error& e) {
@@ -465,7 +466,7 @@ process_ptr route_bridge::start_process() {
   p->child = child_process::spawn(io_, spec_);
   ++live_;
   processes_.push_back(p);
-  spdlog::info("stdio server started route={} pid={} command={}", route_, p->child->pid(), spec_.command_text);
+  log::stdio().info("stdio server started route={} pid={} command={}", route_, p->child->pid(), spec_.command_text);
   start_io(p);
   asio::co_spawn(io_, supervise(shared_from_this(), p), asio::detached);
   return p;
@@ -482,7 +483,7 @@ void route_bridge::end_session(const session_ptr& s, std::string_view why) {
   s->ended = true;
   sessions_.erase(s->id);
   if (auto g = s->get_stream.lock()) g->end();
-  spdlog::debug("stdio session ended route={} session={}: {}", route_, s->id, why);
+  log::stdio().debug("stdio session ended route={} session={}: {}", route_, s->id, why);
   const process_ptr p = s->process;
   std::erase_if(p->sessions, [&](const std::weak_ptr<session>& w) {
     auto l = w.lock();
@@ -528,9 +529,9 @@ asio::awaitable<void> route_bridge::supervise(std::shared_ptr<route_bridge> self
     --self->live_;
     const bool expected = p->state == process_state::stopping;
     if (expected) {
-      spdlog::info("stdio server stopped route={} pid={}: {}", self->route_, child->pid(), how);
+      log::stdio().info("stdio server stopped route={} pid={}: {}", self->route_, child->pid(), how);
     } else {
-      spdlog::warn("stdio server exited route={} pid={}: {}", self->route_, child->pid(), how);
+      log::stdio().warn("stdio server exited route={} pid={}: {}", self->route_, child->pid(), how);
     }
     self->fail_in_flight(p, "The MCP server process exited (" + how + ")");
     bool any_ready = false;
@@ -556,12 +557,12 @@ asio::awaitable<void> route_bridge::supervise(std::shared_ptr<route_bridge> self
         failed_starts = 0;
         ++self->live_;
       } catch (const spawn_error& e) {
-        spdlog::warn("stdio server restart failed route={} (attempt {}): {}", self->route_, p->restarts, e.what());
+        log::stdio().warn("stdio server restart failed route={} (attempt {}): {}", self->route_, p->restarts, e.what());
         if (++failed_starts >= max_failed_starts) break;
       }
     }
     if (!started) break;
-    spdlog::info("stdio server restarted route={} pid={} after {} restart(s)", self->route_, p->child->pid(), p->restarts);
+    log::stdio().info("stdio server restarted route={} pid={} after {} restart(s)", self->route_, p->child->pid(), p->restarts);
     p->state = process_state::running;
     self->start_io(p);
     self->replay_initialize(p);
@@ -694,7 +695,7 @@ asio::awaitable<void> route_bridge::expire_initialize(std::shared_ptr<route_brid
   if (it == p->calls.end()) co_return;
   pending_call call = std::move(it->second);
   p->calls.erase(it);
-  spdlog::warn("stdio server did not answer initialize within start_timeout route={}", self->route_);
+  log::stdio().warn("stdio server did not answer initialize within start_timeout route={}", self->route_);
   if (auto sink = call.sink.lock()) {
     sink->push(rpc_error(call.client_id, -32603, "The MCP server did not answer initialize in time (start_timeout)"));
     sink->answered();
@@ -754,7 +755,7 @@ asio::awaitable<void> route_bridge::write_loop(std::shared_ptr<route_bridge> sel
     auto [ec, n] = co_await asio::async_write(child->input(), asio::buffer(line), nothrow);
     if (ec) {
       // The process closed its input or is gone: the supervisor answers what is in flight.
-      spdlog::debug("stdio server input closed route={} pid={}: {}", self->route_, child->pid(), ec.message());
+      log::stdio().debug("stdio server input closed route={} pid={}: {}", self->route_, child->pid(), ec.message());
       break;
     }
   }
@@ -787,8 +788,8 @@ asio::awaitable<void> route_bridge::read_output(std::shared_ptr<route_bridge> se
           json::value message = json::parse(pending, jec);
           if (jec) {
             if (auto held = observability::warnings().admit("stdio-stdout:" + self->route_)) {
-              spdlog::warn("stdio server wrote a line that is not JSON-RPC route={} pid={}: {:.200}{}", self->route_,
-                           child->pid(), pending, observability::held_back(*held));
+              log::stdio().warn("stdio server wrote a line that is not JSON-RPC route={} pid={}: {:.200}{}", self->route_,
+                                child->pid(), pending, observability::held_back(*held));
             }
           } else {
             self->on_server_message(p, std::move(message));
@@ -801,8 +802,8 @@ asio::awaitable<void> route_bridge::read_output(std::shared_ptr<route_bridge> se
     }
     if (!skipping) pending.append(chunk.data() + start, n - start);
     if (pending.size() > self->spec_.max_message_bytes) {
-      spdlog::warn("stdio server message over max_message_bytes ({}) dropped route={} pid={}",
-                   self->spec_.max_message_bytes, self->route_, child->pid());
+      log::stdio().warn("stdio server message over max_message_bytes ({}) dropped route={} pid={}",
+                        self->spec_.max_message_bytes, self->route_, child->pid());
       pending.clear();
       pending.shrink_to_fit();
       skipping = true;
@@ -824,8 +825,8 @@ asio::awaitable<void> route_bridge::read_errors(std::shared_ptr<route_bridge> se
       ++dropped;
     } else {
       p->stderr_budget -= 1;
-      spdlog::info("stdio server stderr route={} pid={}: {}{}", self->route_, child->pid(), line,
-                   dropped ? " (" + std::to_string(dropped) + " lines dropped)" : std::string());
+      log::stdio().info("stdio server stderr route={} pid={}: {}{}", self->route_, child->pid(), line,
+                        dropped ? " (" + std::to_string(dropped) + " lines dropped)" : std::string());
       dropped = 0;
     }
     line.clear();
@@ -915,7 +916,7 @@ void route_bridge::on_answer(const process_ptr& p, json::value message) {
   const bool failed = member(message, "error") != nullptr;
   if (call.internal) {
     if (failed) {
-      spdlog::warn("stdio server refused the replayed initialize route={}: {}", route_, json::serialize(message));
+      log::stdio().warn("stdio server refused the replayed initialize route={}: {}", route_, json::serialize(message));
     } else if (!p->initialized_sent) {
       p->initialized_sent = true;
       write_line(p, R"({"jsonrpc":"2.0","method":"notifications/initialized"})");

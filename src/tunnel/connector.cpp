@@ -23,6 +23,7 @@
 #include "observability/throttle.hpp"
 #include "tunnel/handshake.hpp"
 #include "tunnel/token.hpp"
+#include "observability/log.hpp"
 
 namespace mcpgate::tunnel {
 
@@ -143,7 +144,7 @@ struct connector::state : std::enable_shared_from_this<state> {
 
   void fatal(const std::string& why) {
     if (stopping) return;
-    spdlog::error("connector: {}; stopping", why);
+    log::connector().error("connector: {}; stopping", why);
     stop(std::chrono::milliseconds(0));
     if (on_fatal) on_fatal(why);
   }
@@ -165,13 +166,13 @@ struct connector::state : std::enable_shared_from_this<state> {
   std::optional<tunnel_token> read_token() {
     std::ifstream in(settings.token_file);
     if (!in) {
-      spdlog::error("connector: cannot read token file {}: {}", settings.token_file, std::strerror(errno));
+      log::connector().error("connector: cannot read token file {}: {}", settings.token_file, std::strerror(errno));
       return std::nullopt;
     }
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::string why;
     auto token = parse_token(text, &why);
-    if (!token) spdlog::error("connector: token file {}: {}", settings.token_file, why);
+    if (!token) log::connector().error("connector: token file {}: {}", settings.token_file, why);
     return token;
   }
 
@@ -193,8 +194,8 @@ struct connector::state : std::enable_shared_from_this<state> {
       if (clock::now() - started > stable_connection) backoff = self->settings.backoff_min;
       if (outcome == attempt::wait_long) backoff = self->settings.backoff_max;
       const auto delay = self->jittered(backoff);
-      spdlog::info("connector: connection {} to {} retrying in {:.1f} s", index, self->settings.edge,
-                   static_cast<double>(delay.count()) / 1000.0);
+      log::connector().info("connector: connection {} to {} retrying in {:.1f} s", index, self->settings.edge,
+                            static_cast<double>(delay.count()) / 1000.0);
       auto& sleeper = *self->sleepers[index];
       sleeper.expires_after(delay);
       co_await sleeper.async_wait(nothrow);
@@ -212,15 +213,15 @@ struct connector::state : std::enable_shared_from_this<state> {
     tcp::resolver resolver(io);
     auto [rec, results] = co_await resolver.async_resolve(edge.host, edge.port, nothrow);
     if (rec) {
-      spdlog::warn("connector: edge {} unreachable: cannot resolve {}: {}", where, edge.host, rec.message());
+      log::connector().warn("connector: edge {} unreachable: cannot resolve {}: {}", where, edge.host, rec.message());
       co_return attempt::retry;
     }
     beast::tcp_stream tcp_stream(io);
     tcp_stream.expires_after(settings.dial_timeout);
     auto [cec, ep] = co_await tcp_stream.async_connect(results, nothrow);
     if (cec) {
-      spdlog::warn("connector: edge {} unreachable: {}", where,
-                   cec == beast::error::timeout ? "connect timed out" : cec.message());
+      log::connector().warn("connector: edge {} unreachable: {}", where,
+                            cec == beast::error::timeout ? "connect timed out" : cec.message());
       co_return attempt::retry;
     }
     tcp_stream.expires_never();
@@ -232,13 +233,13 @@ struct connector::state : std::enable_shared_from_this<state> {
     SSL_set1_host(ssl, server_name.c_str());
     std::optional<handshake_deadline> deadline(std::in_place, socket, settings.dial_timeout);
     if (auto [hec] = co_await socket->async_handshake(asio::ssl::stream_base::client, nothrow); hec) {
-      spdlog::error("connector: edge {}: {}", where,
-                    deadline->expired() ? "TLS handshake timed out" : handshake_failure(*socket, hec, server_name));
+      log::connector().error("connector: edge {}: {}", where,
+                             deadline->expired() ? "TLS handshake timed out" : handshake_failure(*socket, hec, server_name));
       co_return attempt::wait_long;
     }
     const auto exporter = tls_exporter(*socket);
     if (!exporter) {
-      spdlog::error("connector: edge {}: the connection is not TLS 1.3", where);
+      log::connector().error("connector: edge {}: the connection is not TLS 1.3", where);
       co_return attempt::wait_long;
     }
     connector_hello hello;
@@ -248,19 +249,19 @@ struct connector::state : std::enable_shared_from_this<state> {
     hello.connector = settings.name;
     hello.connection = index;
     if (auto wec = co_await write_message(*socket, encode_hello(hello)); wec) {
-      spdlog::warn("connector: edge {}: connection lost during the handshake: {}", where, wec.message());
+      log::connector().warn("connector: edge {}: connection lost during the handshake: {}", where, wec.message());
       co_return attempt::retry;
     }
     std::string message;
     if (auto mec = co_await read_message(*socket, message); mec) {
-      spdlog::warn("connector: edge {}: no answer to the handshake: {}", where,
-                   deadline->expired() ? "timed out" : mec.message());
+      log::connector().warn("connector: edge {}: no answer to the handshake: {}", where,
+                            deadline->expired() ? "timed out" : mec.message());
       co_return attempt::retry;
     }
     std::string why;
     const auto verdict = decode_verdict(message, why);
     if (!verdict) {
-      spdlog::error("connector: edge {}: bad handshake answer: {}", where, why);
+      log::connector().error("connector: edge {}: bad handshake answer: {}", where, why);
       co_return attempt::wait_long;
     }
     if (verdict->result != "ok") {
@@ -270,11 +271,11 @@ struct connector::state : std::enable_shared_from_this<state> {
         co_return attempt::fatal;
       }
       if (verdict->result == "token_rotated") {
-        spdlog::error("connector: edge {} refused the token in {}: it was rotated ({}); put the new token in that "
-                      "file, it is read again on every attempt",
-                      where, settings.token_file, verdict->message);
+        log::connector().error("connector: edge {} refused the token in {}: it was rotated ({}); put the new token in that "
+                               "file, it is read again on every attempt",
+                               where, settings.token_file, verdict->message);
       } else {
-        spdlog::error("connector: edge {} refused the connection: {}: {}", where, verdict->result, verdict->message);
+        log::connector().error("connector: edge {} refused the connection: {}: {}", where, verdict->result, verdict->message);
       }
       co_return attempt::wait_long;
     }
@@ -290,12 +291,12 @@ struct connector::state : std::enable_shared_from_this<state> {
       if (auto self = weak_self.lock()) asio::co_spawn(self->io, open_to_gateway(self, weak_link, request), asio::detached);
     };
     links[index] = link;
-    spdlog::info("connector: connection {} to edge {} established (tunnel {}, {})", index, where, token->tunnel_id,
-                 verdict->domain);
+    log::connector().info("connector: connection {} to edge {} established (tunnel {}, {})", index, where, token->tunnel_id,
+                          verdict->domain);
     if (on_connected) on_connected(index, verdict->domain);
     co_await h2_link::run(link);
     links[index].reset();
-    if (!stopping) spdlog::warn("connector: connection {} to edge {} closed", index, where);
+    if (!stopping) log::connector().warn("connector: connection {} to edge {} closed", index, where);
     co_return attempt::retry;
   }
 
@@ -324,13 +325,13 @@ struct connector::state : std::enable_shared_from_this<state> {
     if (!channel) {
       // A gateway that is down would otherwise write a line per client connection.
       if (auto held = observability::warnings().admit("connector-gateway-down")) {
-        spdlog::warn("connector: stream for {} ({}): cannot reach the gateway at {}: {}{}", request.client_address,
-                     request.authority, self->settings.to, ec.message(), observability::held_back(*held));
+        log::connector().warn("connector: stream for {} ({}): cannot reach the gateway at {}: {}{}", request.client_address,
+                              request.authority, self->settings.to, ec.message(), observability::held_back(*held));
       }
       link->refuse_stream(request.id, 502);
       co_return;
     }
-    spdlog::debug("connector: stream for {} ({}) open", request.client_address, request.authority);
+    log::connector().debug("connector: stream for {} ({}) open", request.client_address, request.authority);
     link->accept_stream(request.id, std::move(channel));
   }
 };

@@ -23,6 +23,7 @@
 #include "tunnel/h2_link.hpp"
 #include "tunnel/handshake.hpp"
 #include "tunnel/registry.hpp"
+#include "observability/log.hpp"
 
 namespace mcpgate::tunnel {
 
@@ -58,7 +59,7 @@ template <class... Args>
 void client_closed(std::string_view reason, fmt::format_string<Args...> format, Args&&... args) {
   const auto held = observability::warnings().admit(std::string("edge-client-") + std::string(reason));
   if (!held) return;
-  spdlog::info("{}{}", fmt::format(format, std::forward<Args>(args)...), observability::held_back(*held));
+  log::edge().info("{}{}", fmt::format(format, std::forward<Args>(args)...), observability::held_back(*held));
 }
 
 asio::awaitable<void> pause(asio::io_context& io, std::chrono::milliseconds how_long) {
@@ -106,7 +107,7 @@ struct edge_server::state : std::enable_shared_from_this<state> {
     for (const auto& id : archived) {
       auto it = live.find(id);
       if (it == live.end()) continue;
-      spdlog::warn("edge: tunnel {} was archived; closing its {} connector connection(s)", id, it->second.links.size());
+      log::edge().warn("edge: tunnel {} was archived; closing its {} connector connection(s)", id, it->second.links.size());
       for (auto& link : it->second.links) link->close();
     }
   }
@@ -142,7 +143,7 @@ struct edge_server::state : std::enable_shared_from_this<state> {
       try {
         if (self->registry_db.changed()) self->refresh_domains();
       } catch (const std::exception& e) {
-        spdlog::error("edge: reading the tunnel registry failed: {}", e.what());
+        log::edge().error("edge: reading the tunnel registry failed: {}", e.what());
       }
     }
   }
@@ -158,7 +159,7 @@ struct edge_server::state : std::enable_shared_from_this<state> {
       if (ec) {
         if (ec == asio::error::operation_aborted || self->stopping) break;
         // Out of descriptors or memory: wait a little instead of spinning on the error.
-        spdlog::warn("edge: accept on the {} listener failed: {}", which, ec.message());
+        log::edge().warn("edge: accept on the {} listener failed: {}", which, ec.message());
         co_await pause(self->io, std::chrono::milliseconds(100));
         continue;
       }
@@ -270,20 +271,20 @@ struct edge_server::state : std::enable_shared_from_this<state> {
     std::optional<handshake_deadline> deadline(std::in_place, tls, self->cfg->connector_handshake_timeout);
 
     if (auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::server, nothrow); hec) {
-      spdlog::info("edge: connector TLS handshake from {} failed: {}", from,
-                   deadline->expired() ? "timed out" : hec.message());
+      log::edge().info("edge: connector TLS handshake from {} failed: {}", from,
+                       deadline->expired() ? "timed out" : hec.message());
       co_return;
     }
     std::string message;
     if (auto rec = co_await read_message(*tls, message); rec) {
-      spdlog::info("edge: connector {} sent no handshake: {}", from, deadline->expired() ? "timed out" : rec.message());
+      log::edge().info("edge: connector {} sent no handshake: {}", from, deadline->expired() ? "timed out" : rec.message());
       co_return;
     }
     std::string why;
     const auto hello = decode_hello(message, why);
     const auto exporter = tls_exporter(*tls);
     if (!hello || !exporter) {
-      spdlog::info("edge: connector {} sent a bad handshake: {}", from, hello ? "no TLS 1.3 exporter" : why);
+      log::edge().info("edge: connector {} sent a bad handshake: {}", from, hello ? "no TLS 1.3 exporter" : why);
       co_return;
     }
     auth_verdict verdict = auth_verdict::tunnel_unknown;
@@ -292,7 +293,7 @@ struct edge_server::state : std::enable_shared_from_this<state> {
       verdict = self->registry_db.authenticate(hello->tunnel_id, hello->version, *exporter, hello->proof);
       record = self->registry_db.find(hello->tunnel_id);
     } catch (const std::exception& e) {
-      spdlog::error("edge: tunnel registry: {}", e.what());
+      log::edge().error("edge: tunnel registry: {}", e.what());
       co_return;
     }
     edge_verdict answer;
@@ -301,8 +302,8 @@ struct edge_server::state : std::enable_shared_from_this<state> {
     if (verdict == auth_verdict::ok) answer.domain = record ? record->domain : "";
     if (auto wec = co_await write_message(*tls, encode_verdict(answer)); wec) co_return;
     if (verdict != auth_verdict::ok || !record) {
-      spdlog::warn("edge: connector {} ({} #{}) refused: {}: {}", from, hello->connector, hello->connection,
-                   answer.result, answer.message);
+      log::edge().warn("edge: connector {} ({} #{}) refused: {}: {}", from, hello->connector, hello->connection,
+                       answer.result, answer.message);
       co_await tls->async_shutdown(nothrow);
       co_return;
     }
@@ -320,15 +321,15 @@ struct edge_server::state : std::enable_shared_from_this<state> {
     auto& entry = self->live[record->id];
     entry.name = record->name;
     entry.links.push_back(link);
-    spdlog::info("edge: connector connected: tunnel {} ({}) {} #{} from {}; {} connection(s) live", record->id,
-                 record->name, hello->connector, hello->connection, from, entry.links.size());
+    log::edge().info("edge: connector connected: tunnel {} ({}) {} #{} from {}; {} connection(s) live", record->id,
+                     record->name, hello->connector, hello->connection, from, entry.links.size());
     co_await h2_link::run(link);
 
     auto it = self->live.find(record->id);
     if (it != self->live.end()) {
       std::erase(it->second.links, link);
-      spdlog::info("edge: connector disconnected: tunnel {} {} #{} from {}; {} connection(s) live", record->id,
-                   hello->connector, hello->connection, from, it->second.links.size());
+      log::edge().info("edge: connector disconnected: tunnel {} {} #{} from {}; {} connection(s) live", record->id,
+                       hello->connector, hello->connection, from, it->second.links.size());
       if (it->second.links.empty()) self->live.erase(it);
     }
   }

@@ -1,4 +1,5 @@
 #include "tunnel/h2_link.hpp"
+#include "observability/log.hpp"
 
 #include <nghttp2/nghttp2.h>
 
@@ -178,7 +179,7 @@ struct h2_link::callbacks {
 
   static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code, void* user_data) {
     auto& l = link(user_data);
-    spdlog::debug("tunnel {}: stream {} closed ({})", l.label_, stream_id, nghttp2_http2_strerror(error_code));
+    log::tunnel().debug("tunnel {}: stream {} closed ({})", l.label_, stream_id, nghttp2_http2_strerror(error_code));
     auto r = find(l, stream_id);
     if (!r) return 0;
     r->h2_closed = true;
@@ -272,13 +273,13 @@ asio::awaitable<void> h2_link::run(std::shared_ptr<h2_link> self) {
     auto [ec, n] = co_await self->tls_->async_read_some(asio::buffer(buffer), nothrow);
     if (ec) {
       if (ec != asio::error::eof && ec != asio::ssl::error::stream_truncated && ec != asio::error::operation_aborted) {
-        spdlog::info("tunnel {}: connection lost: {}", self->label_, ec.message());
+        log::tunnel().info("tunnel {}: connection lost: {}", self->label_, ec.message());
       }
       break;
     }
     const auto rv = nghttp2_session_mem_recv(self->session_, buffer.data(), n);
     if (rv < 0) {
-      spdlog::warn("tunnel {}: HTTP/2 error from peer: {}", self->label_, nghttp2_strerror(static_cast<int>(rv)));
+      log::tunnel().warn("tunnel {}: HTTP/2 error from peer: {}", self->label_, nghttp2_strerror(static_cast<int>(rv)));
       break;
     }
     self->kick();
@@ -300,7 +301,7 @@ asio::awaitable<void> h2_link::write_loop(std::shared_ptr<h2_link> self) {
       const std::uint8_t* data = nullptr;
       const auto n = nghttp2_session_mem_send(self->session_, &data);
       if (n < 0) {
-        spdlog::warn("tunnel {}: HTTP/2 error: {}", self->label_, nghttp2_strerror(static_cast<int>(n)));
+        log::tunnel().warn("tunnel {}: HTTP/2 error: {}", self->label_, nghttp2_strerror(static_cast<int>(n)));
         self->close();
         break;
       }
@@ -327,8 +328,8 @@ asio::awaitable<void> h2_link::ping_loop(std::shared_ptr<h2_link> self) {
     co_await self->ping_timer_.async_wait(nothrow);
     if (self->closed_) break;
     if (self->pings_unanswered_ >= self->settings_.ping_misses) {
-      spdlog::warn("tunnel {}: peer answered none of {} keepalive PINGs; closing the connection", self->label_,
-                   self->pings_unanswered_);
+      log::tunnel().warn("tunnel {}: peer answered none of {} keepalive PINGs; closing the connection", self->label_,
+                         self->pings_unanswered_);
       self->close();
       break;
     }
@@ -349,7 +350,7 @@ bool h2_link::open_stream(open_request& request, refused_handler on_refused) {
   provider.read_callback = &callbacks::read_data;
   const std::int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), &provider, r.get());
   if (id < 0) {
-    spdlog::warn("tunnel {}: cannot open a stream: {}", label_, nghttp2_strerror(id));
+    log::tunnel().warn("tunnel {}: cannot open a stream: {}", label_, nghttp2_strerror(id));
     return false;
   }
   r->id = id;
@@ -388,7 +389,7 @@ void h2_link::refuse_stream(std::int32_t id, unsigned status) {
 }
 
 void h2_link::start_relay(const std::shared_ptr<relay>& r) {
-  spdlog::debug("tunnel {}: stream {} relaying", label_, r->id);
+  log::tunnel().debug("tunnel {}: stream {} relaying", label_, r->id);
   const auto ex = ping_timer_.get_executor();
   asio::co_spawn(ex, pump_to_peer(shared_from_this(), r), asio::detached);
   asio::co_spawn(ex, pump_to_local(shared_from_this(), r), asio::detached);
