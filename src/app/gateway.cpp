@@ -25,6 +25,7 @@
 #include "tunnel/connector.hpp"
 #include "observability/audit.hpp"
 #include "observability/log.hpp"
+#include "observability/throttle.hpp"
 #include "observability/logging.hpp"
 
 namespace mcpgate::app {
@@ -111,7 +112,8 @@ asio::awaitable<void> accept_loop(http::worker& w, tcp::acceptor& acceptor, std:
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // Out of descriptors or memory: back off instead of spinning; existing sessions go on.
-      log::gateway().warn("accept failed on {}: {}", acceptor.local_endpoint().port(), ec.message());
+      observability::log_throttled(log::gateway(), spdlog::level::warn, "accept failed", "accept failed on {}: {}",
+                                   acceptor.local_endpoint().port(), ec.message());
       asio::steady_timer pause(w.io(), std::chrono::milliseconds(100));
       co_await pause.async_wait(nothrow);
       continue;

@@ -56,10 +56,9 @@ using key_list = std::initializer_list<std::string_view>;
 // Bigger than any sane config; keeps a mistaken path (a log file, /dev/zero) from eating memory.
 constexpr std::uintmax_t max_file_bytes = 4 * 1024 * 1024;
 
-const key_list top_keys{"listen_addr", "log_level", "shutdown_timeout", "tunnel_domain", "tls",
-                        "routes", "upstream", "listeners", "limits", "workers", "trusted_proxies", "ip_sets",
-                        "audit", "session_affinity", "tunnel", "api_keys", "log_format", "log_file",
-                        "access_log_file"};
+const key_list top_keys{"listen_addr", "log_level", "log_format", "log_file", "access_log_file",
+                        "shutdown_timeout", "tunnel_domain", "tls", "routes", "upstream", "listeners", "limits",
+                        "workers", "trusted_proxies", "ip_sets", "audit", "session_affinity", "tunnel", "api_keys"};
 const key_list session_affinity_keys{"key_file"};
 const key_list tunnel_keys{"edge", "token_file", "edge_ca", "server_name", "connections", "listener"};
 const key_list edge_keys{"listen", "connector_listen", "tls", "base_domain", "registry", "log_level",

@@ -373,7 +373,8 @@ asio::awaitable<bool> downstream_session::accept_websocket() {
   if (!listener_admits(*snap)) co_return false;
   auto [aec] = co_await stream_.ws().async_accept(req, nothrow);
   if (aec) {
-    log::http().info("websocket upgrade failed: {} client={} peer={}", aec.message(), client_ip_, peer_ip_);
+    observability::log_throttled(log::http(), spdlog::level::info, "websocket upgrade failed",
+                                 "websocket upgrade failed: {} client={} peer={}", aec.message(), client_ip_, peer_ip_);
     co_return false;
   }
   co_return true;
@@ -393,7 +394,8 @@ asio::awaitable<bool> downstream_session::read_proxy_header() {
     if (got <= 0) co_return false;
     const auto header = net::parse_proxy_header({peeked.data(), static_cast<std::size_t>(got)});
     if (header.state == net::proxy_header_result::status::invalid) {
-      log::http().info("proxy protocol header refused: {} peer={}", header.error, peer_ip_);
+      observability::log_throttled(log::http(), spdlog::level::info, "proxy protocol header refused",
+                                   "proxy protocol header refused: {} peer={}", header.error, peer_ip_);
       co_return false;
     }
     if (header.state == net::proxy_header_result::status::complete) {
@@ -459,7 +461,9 @@ asio::awaitable<bool> downstream_session::handshake() {
   auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, nothrow);
   if (ec) {
     // Anthropic's wording first; the OpenSSL reason tells "unknown ca" from "bad certificate".
-    log::http().info("tls handshake failed: {} client={}", ec.message(), client_ip_);
+    // Anyone who can reach the port can fail handshakes (scanners): throttled.
+    observability::log_throttled(log::http(), spdlog::level::info, "tls handshake failed",
+                                 "tls handshake failed: {} client={}", ec.message(), client_ip_);
     co_return false;
   }
   co_return true;
@@ -933,8 +937,9 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     res_parser->body_limit(max_filtered_response_bytes);
     const auto read_ec = co_await read_upstream_body(*upstream, *res_parser, body, route);
     if (read_ec) {
-      log::http().warn("upstream response not filtered route={} upstream={}: {}", route.name, target.to_string(),
-                       read_ec.message());
+      observability::log_throttled(log::http(), spdlog::level::warn, "upstream response not filtered " + route.name,
+                                   "upstream response not filtered route={} upstream={}: {}", route.name,
+                                   target.to_string(), read_ec.message());
       const bool too_large = read_ec == bhttp::error::body_limit;
       co_await local_reply(502, too_large ? "upstream_response_too_large" : "upstream_reset",
                            too_large ? "Upstream response too large to filter\n" : "Bad gateway\n", log, false, &route);
@@ -1095,8 +1100,9 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     if (list_events) {
       if (!filter_list_piece(snap, *list_events, {out, out_size}, last, listed)) {
         // An event too large to judge: cutting the stream is the only way not to pass it on.
-        log::http().warn("upstream response not filtered route={} upstream={}: an event over {} bytes", route.name,
-                         target.to_string(), max_filtered_response_bytes);
+        observability::log_throttled(log::http(), spdlog::level::warn, "upstream response not filtered " + route.name,
+                                     "upstream response not filtered route={} upstream={}: an event over {} bytes",
+                                     route.name, target.to_string(), max_filtered_response_bytes);
         log.reason = "upstream_response_too_large";
         co_return false;
       }

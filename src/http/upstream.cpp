@@ -18,6 +18,7 @@
 #include "http/snapshot.hpp"
 #include "stdio/bridge.hpp"
 #include "observability/log.hpp"
+#include "observability/throttle.hpp"
 
 namespace mcpgate::http {
 
@@ -102,8 +103,10 @@ asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const co
     for (const auto& ep : endpoints) {
       if (!snap.allowed_upstreams->contains(ep.address())) {
         // Exact wording of Anthropic's mcp-proxy: users' runbooks grep for it.
-        log::http().warn("IP validation failed: {} is not a private address (route={} upstream={})",
-                         ep.address().to_string(), route.name, target.to_string());
+        // Once a second per route: every request to the route fails the same way.
+        observability::log_throttled(log::http(), spdlog::level::warn, "IP validation failed " + route.name,
+                                     "IP validation failed: {} is not a private address (route={} upstream={})",
+                                     ep.address().to_string(), route.name, target.to_string());
         out.status = 502;
         out.reason = "upstream_ip_denied";
         out.detail = ep.address().to_string() + " is not in upstream.allowed_ips";

@@ -19,6 +19,7 @@
 // bad arguments are a tool execution error (result with isError: true) the model can read.
 #include "mcp/hello_server.hpp"
 #include "observability/log.hpp"
+#include "observability/throttle.hpp"
 
 #include <openssl/rand.h>
 
@@ -932,7 +933,8 @@ asio::awaitable<void> run_connection(std::shared_ptr<connection> conn) {
   try {
     co_await serve(conn);
   } catch (const std::exception& e) {
-    log::mcp().warn("hello: connection {} failed: {}", conn->id, e.what());
+    observability::log_throttled(log::mcp(), spdlog::level::warn, "hello connection failed",
+                                 "hello: connection {} failed: {}", conn->id, e.what());
   }
   error_code ignored;
   conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -948,7 +950,8 @@ asio::awaitable<void> accept_loop(std::shared_ptr<server_state> st) {
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
       // E.g. EMFILE: do not spin; the pending connection is retried shortly.
-      log::mcp().warn("hello: accept failed: {}", ec.message());
+      observability::log_throttled(log::mcp(), spdlog::level::warn, "hello accept failed", "hello: accept failed: {}",
+                                   ec.message());
       backoff.expires_after(std::chrono::milliseconds(100));
       co_await backoff.async_wait(use_tuple);
       continue;

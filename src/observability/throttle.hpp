@@ -11,6 +11,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+#include <spdlog/logger.h>
 
 namespace mcpgate::observability {
 
@@ -38,5 +42,18 @@ class log_throttle {
 log_throttle& warnings();
 // " (12 similar held back)", or "" for 0.
 std::string held_back(std::uint64_t count);
+
+// A line the network can make the process write again and again (a refused connection, an
+// upstream that is down): written unless warnings() holds `key` back, and then with the
+// count held back since. `key` names the kind of event (and the route), never a client: a
+// key per client would let a spread-out flood through.
+template <class... Args>
+void log_throttled(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view key,
+                   fmt::format_string<Args...> format, Args&&... args) {
+  if (!logger.should_log(level)) return;  // a filtered line must not spend the key's budget
+  const auto held = warnings().admit(key);
+  if (!held) return;
+  logger.log(level, "{}{}", fmt::format(format, std::forward<Args>(args)...), held_back(*held));
+}
 
 }  // namespace mcpgate::observability

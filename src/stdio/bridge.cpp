@@ -324,7 +324,10 @@ asio::awaitable<bool> route_bridge::handle_post(channel_ptr ch, request& req) {
     try {
       s = open_session();
     } catch (const spawn_error& e) {
-      log::stdio().warn("stdio server did not start route={} command={}: {}", route_, spec_.command_text, e.what());
+      // Each new MCP session tries: a broken command must not write a line per client request.
+      observability::log_throttled(log::stdio(), spdlog::level::warn, "stdio-start:" + route_,
+                                   "stdio server did not start route={} command={}: {}", route_, spec_.command_text,
+                                   e.what());
       failure.emplace(http::status::bad_gateway,
                       rpc_error(nullptr, -32603, std::string("The MCP server could not be started: ") + e.what()));
     } catch (const std::length_error& e) {
@@ -531,7 +534,9 @@ asio::awaitable<void> route_bridge::supervise(std::shared_ptr<route_bridge> self
     if (expected) {
       log::stdio().info("stdio server stopped route={} pid={}: {}", self->route_, child->pid(), how);
     } else {
-      log::stdio().warn("stdio server exited route={} pid={}: {}", self->route_, child->pid(), how);
+      // A server that crashes on some request crashes as often as clients send it.
+      observability::log_throttled(log::stdio(), spdlog::level::warn, "stdio-exited:" + self->route_,
+                                   "stdio server exited route={} pid={}: {}", self->route_, child->pid(), how);
     }
     self->fail_in_flight(p, "The MCP server process exited (" + how + ")");
     bool any_ready = false;
@@ -557,7 +562,9 @@ asio::awaitable<void> route_bridge::supervise(std::shared_ptr<route_bridge> self
         failed_starts = 0;
         ++self->live_;
       } catch (const spawn_error& e) {
-        log::stdio().warn("stdio server restart failed route={} (attempt {}): {}", self->route_, p->restarts, e.what());
+        observability::log_throttled(log::stdio(), spdlog::level::warn, "stdio-restart:" + self->route_,
+                                     "stdio server restart failed route={} (attempt {}): {}", self->route_, p->restarts,
+                                     e.what());
         if (++failed_starts >= max_failed_starts) break;
       }
     }
@@ -695,7 +702,8 @@ asio::awaitable<void> route_bridge::expire_initialize(std::shared_ptr<route_brid
   if (it == p->calls.end()) co_return;
   pending_call call = std::move(it->second);
   p->calls.erase(it);
-  log::stdio().warn("stdio server did not answer initialize within start_timeout route={}", self->route_);
+  observability::log_throttled(log::stdio(), spdlog::level::warn, "stdio-initialize:" + self->route_,
+                               "stdio server did not answer initialize within start_timeout route={}", self->route_);
   if (auto sink = call.sink.lock()) {
     sink->push(rpc_error(call.client_id, -32603, "The MCP server did not answer initialize in time (start_timeout)"));
     sink->answered();
@@ -802,8 +810,9 @@ asio::awaitable<void> route_bridge::read_output(std::shared_ptr<route_bridge> se
     }
     if (!skipping) pending.append(chunk.data() + start, n - start);
     if (pending.size() > self->spec_.max_message_bytes) {
-      log::stdio().warn("stdio server message over max_message_bytes ({}) dropped route={} pid={}",
-                        self->spec_.max_message_bytes, self->route_, child->pid());
+      observability::log_throttled(log::stdio(), spdlog::level::warn, "stdio-oversize:" + self->route_,
+                                   "stdio server message over max_message_bytes ({}) dropped route={} pid={}",
+                                   self->spec_.max_message_bytes, self->route_, child->pid());
       pending.clear();
       pending.shrink_to_fit();
       skipping = true;

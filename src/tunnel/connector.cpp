@@ -194,8 +194,10 @@ struct connector::state : std::enable_shared_from_this<state> {
       if (clock::now() - started > stable_connection) backoff = self->settings.backoff_min;
       if (outcome == attempt::wait_long) backoff = self->settings.backoff_max;
       const auto delay = self->jittered(backoff);
-      log::connector().info("connector: connection {} to {} retrying in {:.1f} s", index, self->settings.edge,
-                            static_cast<double>(delay.count()) / 1000.0);
+      // Every connection of a connector whose edge is down retries: one line a second for all.
+      observability::log_throttled(log::connector(), spdlog::level::info, "connector retrying",
+                                   "connector: connection {} to {} retrying in {:.1f} s", index, self->settings.edge,
+                                   static_cast<double>(delay.count()) / 1000.0);
       auto& sleeper = *self->sleepers[index];
       sleeper.expires_after(delay);
       co_await sleeper.async_wait(nothrow);
@@ -213,15 +215,18 @@ struct connector::state : std::enable_shared_from_this<state> {
     tcp::resolver resolver(io);
     auto [rec, results] = co_await resolver.async_resolve(edge.host, edge.port, nothrow);
     if (rec) {
-      log::connector().warn("connector: edge {} unreachable: cannot resolve {}: {}", where, edge.host, rec.message());
+      observability::log_throttled(log::connector(), spdlog::level::warn, "connector edge unreachable",
+                                   "connector: edge {} unreachable: cannot resolve {}: {}", where, edge.host,
+                                   rec.message());
       co_return attempt::retry;
     }
     beast::tcp_stream tcp_stream(io);
     tcp_stream.expires_after(settings.dial_timeout);
     auto [cec, ep] = co_await tcp_stream.async_connect(results, nothrow);
     if (cec) {
-      log::connector().warn("connector: edge {} unreachable: {}", where,
-                            cec == beast::error::timeout ? "connect timed out" : cec.message());
+      observability::log_throttled(log::connector(), spdlog::level::warn, "connector edge unreachable",
+                                   "connector: edge {} unreachable: {}", where,
+                                   cec == beast::error::timeout ? "connect timed out" : cec.message());
       co_return attempt::retry;
     }
     tcp_stream.expires_never();
@@ -249,13 +254,15 @@ struct connector::state : std::enable_shared_from_this<state> {
     hello.connector = settings.name;
     hello.connection = index;
     if (auto wec = co_await write_message(*socket, encode_hello(hello)); wec) {
-      log::connector().warn("connector: edge {}: connection lost during the handshake: {}", where, wec.message());
+      observability::log_throttled(log::connector(), spdlog::level::warn, "connector handshake lost",
+                                   "connector: edge {}: connection lost during the handshake: {}", where, wec.message());
       co_return attempt::retry;
     }
     std::string message;
     if (auto mec = co_await read_message(*socket, message); mec) {
-      log::connector().warn("connector: edge {}: no answer to the handshake: {}", where,
-                            deadline->expired() ? "timed out" : mec.message());
+      observability::log_throttled(log::connector(), spdlog::level::warn, "connector handshake lost",
+                                   "connector: edge {}: no answer to the handshake: {}", where,
+                                   deadline->expired() ? "timed out" : mec.message());
       co_return attempt::retry;
     }
     std::string why;
@@ -296,7 +303,10 @@ struct connector::state : std::enable_shared_from_this<state> {
     if (on_connected) on_connected(index, verdict->domain);
     co_await h2_link::run(link);
     links[index].reset();
-    if (!stopping) log::connector().warn("connector: connection {} to edge {} closed", index, where);
+    if (!stopping) {
+      observability::log_throttled(log::connector(), spdlog::level::warn, "connector connection closed",
+                                   "connector: connection {} to edge {} closed", index, where);
+    }
     co_return attempt::retry;
   }
 

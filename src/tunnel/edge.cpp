@@ -57,9 +57,9 @@ int select_tunnel_alpn(SSL*, const unsigned char** out, unsigned char* outlen, c
 // count of those held back.
 template <class... Args>
 void client_closed(std::string_view reason, fmt::format_string<Args...> format, Args&&... args) {
-  const auto held = observability::warnings().admit(std::string("edge-client-") + std::string(reason));
-  if (!held) return;
-  log::edge().info("{}{}", fmt::format(format, std::forward<Args>(args)...), observability::held_back(*held));
+  std::string key = "edge-client-";
+  key += reason;
+  observability::log_throttled(log::edge(), spdlog::level::info, key, format, std::forward<Args>(args)...);
 }
 
 asio::awaitable<void> pause(asio::io_context& io, std::chrono::milliseconds how_long) {
@@ -159,7 +159,8 @@ struct edge_server::state : std::enable_shared_from_this<state> {
       if (ec) {
         if (ec == asio::error::operation_aborted || self->stopping) break;
         // Out of descriptors or memory: wait a little instead of spinning on the error.
-        log::edge().warn("edge: accept on the {} listener failed: {}", which, ec.message());
+        observability::log_throttled(log::edge(), spdlog::level::warn, "edge accept failed",
+                                     "edge: accept on the {} listener failed: {}", which, ec.message());
         co_await pause(self->io, std::chrono::milliseconds(100));
         continue;
       }
@@ -271,20 +272,26 @@ struct edge_server::state : std::enable_shared_from_this<state> {
     std::optional<handshake_deadline> deadline(std::in_place, tls, self->cfg->connector_handshake_timeout);
 
     if (auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::server, nothrow); hec) {
-      log::edge().info("edge: connector TLS handshake from {} failed: {}", from,
-                       deadline->expired() ? "timed out" : hec.message());
+      // The connector port is public: anyone can fail its handshakes, as often as they like.
+      observability::log_throttled(log::edge(), spdlog::level::info, "edge connector handshake failed",
+                                   "edge: connector TLS handshake from {} failed: {}", from,
+                                   deadline->expired() ? "timed out" : hec.message());
       co_return;
     }
     std::string message;
     if (auto rec = co_await read_message(*tls, message); rec) {
-      log::edge().info("edge: connector {} sent no handshake: {}", from, deadline->expired() ? "timed out" : rec.message());
+      observability::log_throttled(log::edge(), spdlog::level::info, "edge connector handshake failed",
+                                   "edge: connector {} sent no handshake: {}", from,
+                                   deadline->expired() ? "timed out" : rec.message());
       co_return;
     }
     std::string why;
     const auto hello = decode_hello(message, why);
     const auto exporter = tls_exporter(*tls);
     if (!hello || !exporter) {
-      log::edge().info("edge: connector {} sent a bad handshake: {}", from, hello ? "no TLS 1.3 exporter" : why);
+      observability::log_throttled(log::edge(), spdlog::level::info, "edge connector handshake failed",
+                                   "edge: connector {} sent a bad handshake: {}", from,
+                                   hello ? "no TLS 1.3 exporter" : why);
       co_return;
     }
     auth_verdict verdict = auth_verdict::tunnel_unknown;
@@ -302,8 +309,9 @@ struct edge_server::state : std::enable_shared_from_this<state> {
     if (verdict == auth_verdict::ok) answer.domain = record ? record->domain : "";
     if (auto wec = co_await write_message(*tls, encode_verdict(answer)); wec) co_return;
     if (verdict != auth_verdict::ok || !record) {
-      log::edge().warn("edge: connector {} ({} #{}) refused: {}: {}", from, hello->connector, hello->connection,
-                       answer.result, answer.message);
+      observability::log_throttled(log::edge(), spdlog::level::warn, "edge connector refused " + answer.result,
+                                   "edge: connector {} ({} #{}) refused: {}: {}", from, hello->connector,
+                                   hello->connection, answer.result, answer.message);
       co_await tls->async_shutdown(nothrow);
       co_return;
     }

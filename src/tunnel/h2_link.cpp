@@ -1,5 +1,6 @@
 #include "tunnel/h2_link.hpp"
 #include "observability/log.hpp"
+#include "observability/throttle.hpp"
 
 #include <nghttp2/nghttp2.h>
 
@@ -350,7 +351,9 @@ bool h2_link::open_stream(open_request& request, refused_handler on_refused) {
   provider.read_callback = &callbacks::read_data;
   const std::int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), &provider, r.get());
   if (id < 0) {
-    log::tunnel().warn("tunnel {}: cannot open a stream: {}", label_, nghttp2_strerror(id));
+    // Each public client asks for a stream: a link that refuses them all must not flood the log.
+    observability::log_throttled(log::tunnel(), spdlog::level::warn, "tunnel cannot open a stream",
+                                 "tunnel {}: cannot open a stream: {}", label_, nghttp2_strerror(id));
     return false;
   }
   r->id = id;

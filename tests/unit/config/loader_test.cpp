@@ -568,6 +568,40 @@ workers: four
   EXPECT_EQ(r.error_count(), 6u);
 }
 
+TEST(ConfigLoader, LogFormatAndFiles) {
+  const auto defaults = load(with_listener(""));
+  ASSERT_TRUE(loads(defaults));
+  const auto& d = defaults.snapshot->logs;
+  EXPECT_FALSE(d.format.has_value());
+  EXPECT_EQ(d.process_format(), log_format::text);
+  EXPECT_EQ(d.access_format(), log_format::json);  // as before log_format existed
+  EXPECT_EQ(d.file, "");
+  EXPECT_EQ(d.access_file, "");
+
+  const auto r = load(with_listener("log_format: json\nlog_file: /var/log/mcpgate/gateway.log\n"
+                                    "access_log_file: /var/log/mcpgate/access.log\n"));
+  ASSERT_TRUE(loads(r));
+  EXPECT_EQ(r.diagnostics.size(), 1u) << testing::rendered(r);  // "no routes" only
+  const auto& l = r.snapshot->logs;
+  EXPECT_EQ(l.process_format(), log_format::json);
+  EXPECT_EQ(l.access_format(), log_format::json);
+  EXPECT_EQ(l.file, "/var/log/mcpgate/gateway.log");
+  EXPECT_EQ(l.access_file, "/var/log/mcpgate/access.log");
+
+  const auto text = load(with_listener("log_format: text\n"));
+  ASSERT_TRUE(loads(text));
+  EXPECT_EQ(text.snapshot->logs.access_format(), log_format::text);  // set: both logs follow it
+}
+
+TEST(ConfigLoader, BadLogFormatAndFiles) {
+  const auto r = load(with_listener("log_format: JSON\nlog_file: \"\"\naccess_log_file: [a]\n"));
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(has(r, "t.yaml:2:13: error: log_format: invalid log format \"JSON\" (expected one of: text, json)"));
+  EXPECT_TRUE(has(r, "t.yaml:3:11: error: log_file: expected a file path, or \"-\" for stderr"));
+  EXPECT_TRUE(has(r, "t.yaml:4:18: error: access_log_file: expected a string, got a list"));
+  EXPECT_EQ(r.error_count(), 3u);
+}
+
 TEST(ConfigLoader, InvalidLogLevel) {
   EXPECT_TRUE(has(load(with_listener("log_level: verbose\n")),
                   "t.yaml:2:12: error: log_level: invalid log level \"verbose\" (expected one of: debug, info, warn, error)"));
@@ -578,11 +612,12 @@ TEST(ConfigLoader, InvalidLogLevel) {
 TEST(ConfigLoader, UnknownTopLevelKey) {
   const auto r = load(with_listener("listen_adr: \":8080\"\n"));
   EXPECT_TRUE(has(r, "t.yaml:2:1: error: listen_adr: unknown key \"listen_adr\" (did you mean \"listen_addr\"?); "
-                     "allowed keys: listen_addr, log_level, shutdown_timeout, tunnel_domain, tls, routes, upstream, "
+                     "allowed keys: listen_addr, log_level, log_format, log_file, access_log_file, shutdown_timeout, "
+                     "tunnel_domain, tls, routes, upstream, "
                      "listeners, limits, workers, trusted_proxies, ip_sets, audit, session_affinity, tunnel, api_keys"));
   EXPECT_TRUE(has(load(with_listener("frobnicate: 1\n")),
                   "t.yaml:2:1: error: frobnicate: unknown key \"frobnicate\"; allowed keys: listen_addr, log_level, "
-                  "shutdown_timeout, tunnel_domain, tls, routes, upstream, listeners, limits, workers, trusted_proxies, ip_sets, audit, session_affinity, tunnel, api_keys"));
+                  "log_format, log_file, access_log_file, shutdown_timeout, tunnel_domain, tls, routes, upstream, listeners, limits, workers, trusted_proxies, ip_sets, audit, session_affinity, tunnel, api_keys"));
 }
 
 TEST(ConfigLoader, UnknownNestedKeys) {
@@ -650,7 +685,7 @@ TEST(ConfigLoader, ReportsEveryErrorAtOnceInFileOrder) {
   EXPECT_TRUE(has(r, path + ":1:14: error: listen_addr: invalid address \"8080\": missing :port (expected host:port, "
                             "e.g. \":8080\" or \"127.0.0.1:8080\")"));
   EXPECT_TRUE(has(r, path + ":22:1: error: extra: unknown key \"extra\"; allowed keys: listen_addr, log_level, "
-                            "shutdown_timeout, tunnel_domain, tls, routes, upstream, listeners, limits, workers, trusted_proxies, ip_sets, audit, session_affinity, tunnel, api_keys"));
+                            "log_format, log_file, access_log_file, shutdown_timeout, tunnel_domain, tls, routes, upstream, listeners, limits, workers, trusted_proxies, ip_sets, audit, session_affinity, tunnel, api_keys"));
   int last_line = 0;
   for (const auto& d : r.diagnostics) {
     EXPECT_GE(d.line, last_line) << d.to_string();

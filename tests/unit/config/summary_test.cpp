@@ -89,6 +89,17 @@ TEST(ConfigSummary, GoldenDefaults) {
             "log_level: info, shutdown_timeout: 30s, workers: auto\n");
 }
 
+TEST(ConfigSummary, LogsLineOnlyWhenALogKeyIsSet) {
+  const auto r = load_string("listeners: [{ address: \":8080\" }]\nlog_file: /var/log/mcpgate.log\n");
+  ASSERT_TRUE(loads(r));
+  const auto summary = summarize(*r.snapshot);
+  EXPECT_NE(summary.find("\nlogs: process text to /var/log/mcpgate.log, access json to stdout\n"), std::string::npos)
+      << summary;
+  const auto json = load_string("listeners: [{ address: \":8080\" }]\nlog_format: json\naccess_log_file: \"-\"\n");
+  ASSERT_TRUE(loads(json));
+  EXPECT_NE(summarize(*json.snapshot).find("\nlogs: process json to stderr, access json to stdout\n"), std::string::npos);
+}
+
 TEST(ConfigSummary, IsStableAcrossReloads) {
   const auto path = source_path("examples/paths.yaml");
   const auto a = load_file(path);
