@@ -142,6 +142,55 @@ run_result run_command(const std::vector<std::string>& command, const std::strin
   return result;
 }
 
+background_process::background_process(const std::vector<std::string>& args, const std::string& out_file,
+                                       const std::string& err_file) {
+  std::vector<std::string> command{mcpgate_bin()};
+  command.insert(command.end(), args.begin(), args.end());
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  std::vector<char*> argv;
+  for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, command[0].c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) ADD_FAILURE() << "cannot start " << command[0] << ": " << std::strerror(rc);
+  else pid_ = pid;
+}
+
+background_process::~background_process() {
+  if (pid_ < 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+void background_process::signal(int sig) const {
+  if (pid_ >= 0) ::kill(pid_, sig);
+}
+
+int background_process::wait_exit(std::chrono::milliseconds deadline) {
+  if (pid_ < 0) return -1;
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  int status = 0;
+  for (;;) {
+    const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) break;
+    if (r < 0 && errno != EINTR) return -1;
+    if (std::chrono::steady_clock::now() >= until) {
+      ADD_FAILURE() << "mcpgate did not exit within " << deadline.count() << " ms";
+      return -1;  // the destructor kills it
+    }
+    ::poll(nullptr, 0, 5);  // polls a child's exit: there is no descriptor to wait on
+  }
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 temp_dir::temp_dir() : path_(test::make_temp_dir("mcpgate-cli")) {
   // mkdtemp makes 0700; the file-mode checks of doctor look at the directory too.
   ::chmod(path_.c_str(), 0755);

@@ -25,6 +25,23 @@ run_result run_mcpgate(const std::vector<std::string>& args, const std::string& 
 run_result run_command(const std::vector<std::string>& command, const std::string& input = {},
                        std::chrono::milliseconds deadline = std::chrono::seconds(60));
 
+// `mcpgate args...` left running (a gateway), its stdout and stderr going to files: for
+// tests that signal it while it serves. Killed (SIGKILL) when the test forgets to stop it.
+class background_process {
+ public:
+  background_process(const std::vector<std::string>& args, const std::string& out_file, const std::string& err_file);
+  ~background_process();
+  background_process(const background_process&) = delete;
+  background_process& operator=(const background_process&) = delete;
+  int pid() const { return pid_; }
+  void signal(int sig) const;
+  // Its exit code once it exited (within `deadline`), -1 otherwise (then it is killed).
+  int wait_exit(std::chrono::milliseconds deadline);
+
+ private:
+  int pid_ = -1;
+};
+
 // A fresh directory, removed with its contents when the test ends.
 class temp_dir {
  public:
