@@ -266,6 +266,8 @@ describe('status page (fixture status.json)', { skip }, () => {
     assert.equal(await page.textContent('#state-text'), 'Stale');
     assert.deepEqual(await cellTexts(page, '#routes tbody td.name'), ['echo', 'files']);
     assert.equal(await page.locator('#certificates tbody tr').count(), 3);
+    fs.mkdirSync(OUTPUT_DIR, { recursive: true });
+    await page.screenshot({ path: path.join(OUTPUT_DIR, 'status_page_stale.png') });
 
     fixture.state.fail = false;
     await page.locator('#stale').waitFor({ state: 'hidden', timeout: REFRESH_DEADLINE_MS });
