@@ -229,7 +229,7 @@ describe('status page (fixture status.json)', { skip }, () => {
     assert.equal(await page.isVisible('#tunnel'), false);
     assert.equal(await page.isVisible('#auth'), false);
     fixture.state.status.tunnel = {
-      connectors: [{ tunnel: 't-4f2a', remote: '198.51.100.7:40000', connected: now - 5400, streams: 3 }],
+      connectors: [{ tunnel: 't-4f2a', remote: '198.51.100.7:40000', connected: now - 5400, streams: 3, connections: 4 }],
     };
     fixture.state.status.auth = [
       { route: 'echo', issuer: 'https://id.example.com', keys: 2, last_fetch: now - 120, error: '' },
@@ -238,6 +238,8 @@ describe('status page (fixture status.json)', { skip }, () => {
     ];
     await page.locator('#tunnel').waitFor({ state: 'visible', timeout: REFRESH_DEADLINE_MS });
     await page.locator('#auth').waitFor({ state: 'visible', timeout: REFRESH_DEADLINE_MS });
+    assert.deepEqual(await cellTexts(page, '#tunnel thead th'), ['Tunnel', 'Remote', 'Connected', 'Connections', 'Streams']);
+    assert.deepEqual(await cellTexts(page, '#tunnel tbody td.num'), ['4', '3']);
     assert.match(await page.textContent('#tunnel tbody'), /198\.51\.100\.7:40000/);
     assert.equal(await page.textContent('#auth tbody tr:nth-child(2) .errtext'), 'jwks fetch failed: connection refused');
 
@@ -274,14 +276,15 @@ describe('status page (fixture status.json)', { skip }, () => {
     assert.match(await page.textContent('#state-text'), /^Live/);
   });
 
-  it('a status.json with every field missing renders dashes and empty states', async () => {
+  it('a status.json with every field missing (counters off) renders dashes and empty states', async () => {
     const { page } = opened;
-    fixture.state.status = {};
+    fixture.state.status = { metrics: false };
     await page.waitForFunction(() => document.querySelector('#version').textContent === '\u2014', null,
       { timeout: REFRESH_DEADLINE_MS });
     assert.equal(await page.textContent('#uptime'), '\u2014');
     assert.equal(await page.textContent('#routes .empty'), 'No routes configured.');
     assert.equal(await page.textContent('#denials .empty'), 'No denials.');
+    assert.equal(await page.textContent('#traffic .empty'), 'Traffic counters are off (admin.metrics: false).');
     assert.equal(await page.isVisible('#tunnel'), false);
     assert.equal(await page.isVisible('#stale'), false);
   });
