@@ -58,12 +58,13 @@ constexpr std::uintmax_t max_file_bytes = 4 * 1024 * 1024;
 
 const key_list top_keys{"listen_addr", "log_level", "shutdown_timeout", "tunnel_domain", "tls",
                         "routes", "upstream", "listeners", "limits", "workers", "trusted_proxies", "ip_sets",
-                        "audit", "session_affinity", "tunnel", "api_keys"};
+                        "audit", "session_affinity", "tunnel", "api_keys", "admin"};
+const key_list admin_keys{"listen", "allow", "key_sha256", "metrics"};
 const key_list session_affinity_keys{"key_file"};
 const key_list tunnel_keys{"edge", "token_file", "edge_ca", "server_name", "connections", "listener"};
 const key_list edge_keys{"listen", "connector_listen", "tls", "base_domain", "registry", "log_level",
                          "shutdown_timeout", "client_hello_timeout", "max_client_hello_bytes",
-                         "allowed_client_ips", "connectors"};
+                         "allowed_client_ips", "connectors", "admin"};
 const key_list edge_connector_keys{"stream_window", "connection_window", "ping_interval", "ping_misses",
                                    "handshake_timeout", "stream_open_attempts"};
 const key_list health_check_keys{"path", "interval", "timeout", "unhealthy_after", "healthy_after"};
@@ -324,6 +325,7 @@ class loader {
   loader(std::string file, const overrides& over) : file_(std::move(file)), over_(over) { cfg_.source = file_; }
 
   load_result run(std::string_view text) {
+    cfg_.sha256 = auth::to_hex(auth::sha256_of(text));
     try {
       walk(text);
     } catch (const std::exception& e) {
@@ -429,6 +431,7 @@ class loader {
  public:
   edge_load_result run_edge(std::string_view text) {
     edge_.source = file_;
+    edge_.sha256 = auth::to_hex(auth::sha256_of(text));
     try {
       walk_edge(text);
     } catch (const std::exception& e) {
@@ -462,6 +465,8 @@ class loader {
             if (!domain) error(v, k, why);
             else edge_.base_domain = *domain;
           }
+        } else if (k == "admin") {
+          admin(v, edge_.admin);
         } else if (k == "registry") {
           if (auto p = read_string(v, k)) edge_.registry = *p;
         } else if (k == "log_level") {
@@ -557,6 +562,8 @@ class loader {
       tunnel(v);
     } else if (k == "api_keys") {
       api_keys(v);
+    } else if (k == "admin") {
+      admin(v, cfg_.admin);
     } else if (k == "session_affinity") {
       if (expect_map(v, k)) {
         for (const entry& a : entries(v, k, session_affinity_keys)) {
@@ -1814,6 +1821,53 @@ class loader {
     }
     if (!ok) return std::nullopt;
     return out;
+  }
+
+  // `admin:` alone: 127.0.0.1:9901, any local client, metrics on.
+  void admin(const YAML::Node& node, admin_settings& out) {
+    out.enabled = true;
+    if (node.IsNull()) return;
+    if (!expect_map(node, "admin")) return;
+    const YAML::Node* listen_node = nullptr;
+    for (const entry& e : entries(node, "admin", admin_keys)) {
+      const std::string path = join("admin", e.key);
+      if (e.key == "listen") {
+        listen_node = &e.value;
+        if (auto l = read_address(e.value, path)) out.listen = std::move(*l);
+      } else if (e.key == "allow") {
+        if (auto prefixes = prefix_list(e.value, path, "[127.0.0.1, 10.1.2.0/24]", "lets anyone read the admin pages")) {
+          out.allow = std::move(*prefixes);
+        }
+      } else if (e.key == "key_sha256") {
+        auto s = read_string(e.value, path);
+        auto digest = s ? parse_sha256(*s) : std::nullopt;
+        if (digest) {
+          out.key_sha256 = *digest;
+        } else if (s) {
+          error(e.value, path,
+                "expected the admin key's SHA-256 as 64 hex digits (echo -n KEY | mcpgate api-key hash), got " +
+                    std::to_string(s->size()) + " characters");
+        }
+      } else if (e.key == "metrics") {
+        if (auto b = read_bool(e.value, path)) out.metrics = *b;
+      }
+    }
+    // Closed by default: the status page names upstreams, clients and certificates.
+    if (!is_loopback_host(out.listen.bind_host) && out.allow.empty() && !out.key_sha256) {
+      error(listen_node ? *listen_node : node, listen_node ? "admin.listen" : "admin",
+            "the admin listener on " + quote(out.listen.address) +
+                " is reachable beyond this host: set admin.allow (the networks that may ask) or admin.key_sha256 "
+                "(a bearer key), or listen on 127.0.0.1");
+    }
+  }
+
+  static bool is_loopback_host(const std::string& host) {
+    if (host == "localhost") return true;
+    const auto address = net::ip_prefix::parse(host);  // a bare address: a /32 or /128
+    if (!address) return false;
+    const auto loopback = net::loopback_prefixes();
+    return std::any_of(loopback.begin(), loopback.end(),
+                       [&](const net::ip_prefix& p) { return p.contains(address->network()); });
   }
 
   void api_keys(const YAML::Node& node) {
