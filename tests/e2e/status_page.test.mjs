@@ -3,13 +3,14 @@
 // at /status and a fixture /status.json the test switches between refreshes, so every
 // section, the escaping of network text, the stale indicator and the 5 s auto-refresh are
 // checked against known data. A full-page screenshot goes to output/status_page.png.
+// Then the same page served by a real `mcpgate gateway`'s admin listener, on its own data.
 import { describe, it, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { E2E_DIR } from './support/peers.mjs';
+import { E2E_DIR, startGatewayConfig, startHello } from './support/peers.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const PAGE_FILE = path.resolve(E2E_DIR, '../../src/observability/status_page.html');
@@ -76,14 +77,22 @@ function fullStatus(now) {
   };
 }
 
-/** Serves the real page at /status and `state.status` (or a 503 when `state.fail`) at /status.json. */
-async function startFixtureServer() {
+/**
+ * Serves the real page at /status, and at /status.json `state.status` (a 503 when
+ * `state.fail`) or, with `passThrough` (an origin), that origin's /status.json as it is.
+ */
+async function startFixtureServer({ passThrough } = {}) {
   const state = { status: {}, fail: false };
   const server = http.createServer((req, res) => {
     const { pathname } = new URL(req.url, 'http://127.0.0.1');
     if (pathname === '/status') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': CSP });
       res.end(fs.readFileSync(PAGE_FILE));
+    } else if (pathname === '/status.json' && passThrough) {
+      fetch(`${passThrough}/status.json`).then(async (r) => {
+        res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/octet-stream' });
+        res.end(Buffer.from(await r.arrayBuffer()));
+      }, (e) => { res.writeHead(502); res.end(`${e.message}\n`); });
     } else if (pathname === '/status.json' && !state.fail) {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify(state.status));
@@ -96,9 +105,20 @@ async function startFixtureServer() {
   return { server, state, origin: `http://127.0.0.1:${server.address().port}` };
 }
 
+/** A request through the gateway to the route of `host`, for its counters; resolves with the status. */
+function requestThrough(port, host) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/mcp', method: 'GET', headers: { host, accept: 'text/event-stream' } },
+      (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    req.setTimeout(10000, () => req.destroy(new Error('no answer within 10 s')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /**
  * A new page that records every request it makes, every uncaught error of its script and
- * every console error (a CSP violation is one). Returns { page, requests, errors }.
+ * every console error (a CSP violation is one). Returns { page, origin, requests, errors }.
  */
 async function openPage(browser, url, viewport = { width: 1280, height: 900 }) {
   const page = await browser.newPage({ viewport });
@@ -111,10 +131,25 @@ async function openPage(browser, url, viewport = { width: 1280, height: 900 }) {
     const failedPoll = m.text().startsWith('Failed to load resource') && m.location().url.endsWith('/status.json');
     if (m.type() === 'error' && !failedPoll) errors.push(m.text());
   });
-  await page.goto(url);
+  const response = await page.goto(url);
+  assert.equal(response.status(), 200, `GET ${url}: ${response.status()} ${await response.text()}`);
+  assert.match(response.headers()['content-type'] ?? '', /^text\/html/);
   await page.locator('#main').waitFor({ state: 'visible', timeout: 10000 });
-  return { page, requests, errors };
+  return { page, origin: new URL(url).origin, requests, errors };
 }
+
+/** Closes the page; it had no script error and asked for nothing but /status and /status.json. */
+async function closeChecked(opened) {
+  if (!opened) return;  // the page did not open: that test failed already
+  const { page, origin, requests, errors } = opened;
+  await page.close();
+  assert.deepEqual(errors, [], 'uncaught errors in the page');
+  const other = requests.filter((u) => u !== `${origin}/status` && u !== `${origin}/status.json`);
+  assert.deepEqual(other, [], 'the page requested something besides /status.json');
+}
+
+/** Debian's chromium (never a downloaded browser); no sandbox: CI runs as root in a container. */
+const launchChromium = () => chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 
 const cellTexts = (page, selector) => page.locator(selector).allTextContents();
 
@@ -125,7 +160,7 @@ describe('status page (fixture status.json)', { skip }, () => {
   let opened;
 
   before(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
     fixture = await startFixtureServer();
   });
   after(async () => {
@@ -138,13 +173,7 @@ describe('status page (fixture status.json)', { skip }, () => {
     fixture.state.fail = false;
     opened = await openPage(browser, `${fixture.origin}/status`);
   });
-  afterEach(async () => {
-    const { page, requests, errors } = opened;
-    await page.close();
-    assert.deepEqual(errors, [], 'uncaught errors in the page');
-    const other = requests.filter((u) => u !== `${fixture.origin}/status` && u !== `${fixture.origin}/status.json`);
-    assert.deepEqual(other, [], 'the page requested something besides /status.json');
-  });
+  afterEach(() => closeChecked(opened));
 
   it('header: service, version, mode, uptime, config path, short hash, no stale indicator', async () => {
     const { page } = opened;
@@ -170,7 +199,7 @@ describe('status page (fixture status.json)', { skip }, () => {
     assert.deepEqual(await echo.locator('td.num').allTextContents(), ['1,234', '3', '5']);
     assert.equal(await echo.locator('td.has-errors').textContent(), '3');
     assert.equal(await page.getAttribute('#routes tr[data-route="files"] .dot', 'class'), 'dot dot-unknown');
-    assert.equal(await page.textContent('#routes-sub'), '2 · 1 of 3 upstreams healthy');
+    assert.equal(await page.textContent('#routes-sub'), '2 routes · upstreams: 1 healthy, 1 unhealthy, 1 not checked');
   });
 
   it('certificates: ok / warn / critical by days left', async () => {
@@ -287,5 +316,74 @@ describe('status page (fixture status.json)', { skip }, () => {
     assert.equal(await page.textContent('#traffic .empty'), 'Traffic counters are off (admin.metrics: false).');
     assert.equal(await page.isVisible('#tunnel'), false);
     assert.equal(await page.isVisible('#stale'), false);
+  });
+});
+
+describe('status page (mcpgate gateway admin listener)', { skip }, () => {
+  const ROUTES = ['alpha.example.test', 'beta.example.test'];
+  let browser;
+  let hello;
+  let gw;
+  let admin;
+  let passThrough;
+  let opened;
+
+  before(async () => {
+    browser = await launchChromium();
+    hello = await startHello();
+    gw = await startGatewayConfig([
+      'listeners:',
+      '  - { address: "127.0.0.1:0", mode: plain }',
+      'admin: { listen: "127.0.0.1:0" }',
+      'routes:',
+      `  ${ROUTES[0]}: "${hello.origin}"`,
+      `  ${ROUTES[1]}: { path: /mcp, upstream: "${hello.origin}" }`,
+      'upstream:',
+      '  allowed_ips: [127.0.0.0/8]',
+    ].join('\n') + '\n');
+    const [, port] = await gw.proc.waitForLine(/^mcpgate admin: listening on 127\.0\.0\.1:(\d+) /);
+    admin = `http://127.0.0.1:${port}`;
+    passThrough = await startFixtureServer({ passThrough: admin });
+  });
+  afterEach(() => closeChecked(opened));
+  after(async () => {
+    await browser?.close();
+    passThrough?.server.close();
+    await gw?.proc.stop();
+    await hello?.proc.stop();
+  });
+
+  /** The page at `origin`/status shows the gateway's routes, config and listener, live; traffic shows up. */
+  async function assertShowsGateway(origin, screenshot) {
+    opened = await openPage(browser, `${origin}/status`);
+    const { page } = opened;
+    assert.deepEqual(await cellTexts(page, '#routes tbody td.name'), ROUTES);
+    assert.equal(await page.isVisible('#stale'), false);
+    assert.match(await page.textContent('#state-text'), /^Live · updated /);
+    assert.equal(await page.textContent('#mode'), 'gateway');
+    assert.equal(await page.textContent('#config-path'), gw.configPath);
+    assert.match(await page.textContent('#config-hash'), /^[0-9a-f]{12}$/);
+    assert.match(await page.textContent('#listeners'), new RegExp(`127\\.0\\.0\\.1:${gw.port}\\b`));
+
+    // A request through the gateway shows in the route's count at a later refresh, without a reload.
+    const before = Number((await page.textContent(`#routes tr[data-route="${ROUTES[0]}"] td.num`)).replace(/,/g, ''));
+    await requestThrough(gw.port, ROUTES[0]);
+    await page.waitForFunction(([name, was]) => {
+      const cell = document.querySelector(`#routes tr[data-route="${name}"] td.num`);
+      return cell && Number(cell.textContent.replace(/,/g, '')) > was;
+    }, [ROUTES[0], before], { timeout: REFRESH_DEADLINE_MS });
+    assert.equal(await page.isVisible('#stale'), false);
+    fs.mkdirSync(OUTPUT_DIR, { recursive: true });
+    await page.screenshot({ path: path.join(OUTPUT_DIR, screenshot), fullPage: true });
+  }
+
+  it('the page on the gateway\'s own status.json: its routes, config, listener, live counts', async () => {
+    await assertShowsGateway(passThrough.origin, 'status_page_gateway.png');
+  });
+
+  it('GET /status on the admin listener serves the embedded page', {
+    todo: 'the admin listener (main e201408) does not route /status to observability::status_page_html() yet',
+  }, async () => {
+    await assertShowsGateway(admin, 'status_page_gateway_direct.png');
   });
 });
