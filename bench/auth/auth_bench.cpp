@@ -24,9 +24,11 @@
 #include "support/http_test_client.hpp"
 #include "support/jwt_signer.hpp"
 #include "support/test_pki.hpp"
+#include "../common/wrk.hpp"
 
 using namespace mcpgate;
 using namespace mcpgate::test;
+using mcpgate::bench::wrk_rate;
 namespace ssl = boost::asio::ssl;
 
 namespace {
@@ -36,27 +38,6 @@ constexpr const char* audience = "https://bench.test/jwt";
 boost::json::object claims(const std::string& issuer) {
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   return {{"iss", issuer}, {"sub", "bench"}, {"aud", audience}, {"exp", now + 3600}, {"iat", now}, {"scope", "mcp:tools"}};
-}
-
-// wrk's "Requests/sec" for `path` with `token`.
-double wrk_rate(std::uint16_t port, const std::string& path, const std::string& token, int seconds) {
-  const auto script = std::string(std::getenv("MCPGATE_SOURCE_DIR") ? std::getenv("MCPGATE_SOURCE_DIR") : ".") +
-                      "/bench/auth/post.lua";
-  const auto cmd = fmt::format("AUTH_BENCH_PATH='{}' AUTH_BENCH_TOKEN='{}' wrk -t1 -c16 -d{}s -s {} http://127.0.0.1:{} 2>&1",
-                               path, token, seconds, script, port);
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (!pipe) return 0;
-  char line[512];
-  double rate = 0;
-  bool errors = false;
-  while (std::fgets(line, sizeof line, pipe)) {
-    std::string text(line);
-    if (text.find("Requests/sec:") != std::string::npos) rate = std::stod(text.substr(text.find(':') + 1));
-    if (text.find("Non-2xx") != std::string::npos) errors = true;
-  }
-  ::pclose(pipe);
-  if (errors) std::fprintf(stderr, "  warning: %s answered non-2xx responses\n", path.c_str());
-  return rate;
 }
 
 }  // namespace

@@ -2633,6 +2633,15 @@ std::string summarize(const config& cfg) {
         << ", arguments " << (cfg.audit.log_arguments ? "logged (max " + format_size(cfg.audit.max_argument_bytes) + ")" : std::string("not logged"))
         << "\n";
   }
+  if (cfg.admin.enabled) {
+    out << "admin: " << cfg.admin.listen.address << " (/healthz /readyz /metrics /status), metrics "
+        << (cfg.admin.metrics ? "on" : "off");
+    if (!cfg.admin.allow.empty()) {
+      out << ", allow";
+      for (const auto& p : cfg.admin.allow) out << " " << p.to_string();
+    }
+    out << (cfg.admin.key_sha256 ? ", key required" : "") << "\n";
+  }
   if (!cfg.api_keys.empty()) {
     out << "api_keys:";
     for (const auto& key : cfg.api_keys) out << " " << key.name;

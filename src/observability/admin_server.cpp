@@ -22,6 +22,7 @@
 #include "core/base64.hpp"
 #include "net/ip_prefix.hpp"
 #include "net/listen.hpp"
+#include "observability/status_page.hpp"
 #include "observability/throttle.hpp"
 
 namespace mcpgate::observability {
@@ -130,7 +131,7 @@ struct admin_server::state : std::enable_shared_from_this<state> {
       bhttp::request_parser<bhttp::empty_body> parser;
       parser.header_limit(max_request_header_bytes);
       stream.expires_after(first ? std::chrono::seconds(request_timeout) : std::chrono::seconds(idle_timeout));
-      auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, nothrow);
+      auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, nothrow);
       if (ec) {
         if (ec != bhttp::error::end_of_stream && ec != asio::error::eof && ec != beast::error::timeout &&
             ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
@@ -139,6 +140,16 @@ struct admin_server::state : std::enable_shared_from_this<state> {
         co_return;
       }
       const auto& req = parser.get();
+      if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
+        // Its body (if any) is never read: the connection ends with the answer.
+        co_await reply(stream, 405, "text/plain; charset=utf-8", "Method not allowed: GET or HEAD\n", false, false,
+                       "Allow", "GET, HEAD");
+        co_return;
+      }
+      if (!parser.is_done()) {
+        co_await reply(stream, 400, "text/plain; charset=utf-8", "Bad request: a GET has no body\n", false, false);
+        co_return;
+      }
       const bool keep_alive = req.keep_alive();
       if (!co_await answer(stream, req) || !keep_alive) co_return;
     }
@@ -150,10 +161,6 @@ struct admin_server::state : std::enable_shared_from_this<state> {
     const bool head = req.method() == bhttp::verb::head;
     auto target = std::string_view(req.target());
     if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-    if (req.method() != bhttp::verb::get && !head) {
-      co_return co_await reply(stream, 405, "text/plain; charset=utf-8", "Method not allowed: GET or HEAD\n",
-                               keep_alive, head, "Allow", "GET, HEAD");
-    }
     if (target == "/healthz") {
       co_return co_await reply(stream, 200, "text/plain; charset=utf-8", "ok\n", keep_alive, head);
     }
@@ -162,9 +169,9 @@ struct admin_server::state : std::enable_shared_from_this<state> {
       const std::string text = why.empty() ? std::string("ready\n") : why + "\n";
       co_return co_await reply(stream, why.empty() ? 200 : 503, "text/plain; charset=utf-8", text, keep_alive, head);
     }
-    if (target != "/metrics" && target != "/status.json" && target != "/") {
+    if (target != "/metrics" && target != "/status.json" && target != "/status" && target != "/") {
       co_return co_await reply(stream, 404, "text/plain; charset=utf-8",
-                               "Not found: try /healthz, /readyz, /metrics, /status.json\n", keep_alive, head);
+                               "Not found: try /healthz, /readyz, /metrics, /status, /status.json\n", keep_alive, head);
     }
     if (!key_ok(req[bhttp::field::authorization])) {
       if (auto held = warnings().admit("admin key")) {
@@ -178,6 +185,14 @@ struct admin_server::state : std::enable_shared_from_this<state> {
     if (target == "/metrics") {
       const auto body = co_await pages.metrics();
       co_return co_await reply(stream, 200, "text/plain; version=0.0.4; charset=utf-8", body, keep_alive, head);
+    }
+    if (target == "/status") {
+      // Its own script and style, inline; it may only fetch status.json from here.
+      co_return co_await reply(stream, 200, "text/html; charset=utf-8", status_page_html(), keep_alive, head,
+                               "Content-Security-Policy",
+                               "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                               "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+                               "frame-ancestors 'none'");
     }
     if (target == "/") {
       co_return co_await reply(stream, 302, "text/plain; charset=utf-8", "See /status\n", keep_alive, head, "Location",

@@ -381,9 +381,7 @@ describe('status page (mcpgate gateway admin listener)', { skip }, () => {
     await assertShowsGateway(passThrough.origin, 'status_page_gateway.png');
   });
 
-  it('GET /status on the admin listener serves the embedded page', {
-    todo: 'the admin listener (main e201408) does not route /status to observability::status_page_html() yet',
-  }, async () => {
+  it('GET /status on the admin listener serves the embedded page', async () => {
     await assertShowsGateway(admin, 'status_page_gateway_direct.png');
   });
 });

@@ -1,6 +1,9 @@
 // The admin listener through real sockets: health and readiness, what /metrics and
 // /status.json say after real exchanges (counted per worker, added up on scrape), the key
 // and allow list in front of them, and the reload history.
+#include <fstream>
+#include <sstream>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -10,6 +13,7 @@
 #include "support/configs.hpp"
 #include "support/fake_upstream.hpp"
 #include "support/gateway_harness.hpp"
+#include "support/promtool.hpp"
 #include "support/test_pki.hpp"
 #include "support/wait.hpp"
 
@@ -34,6 +38,13 @@ workers: 2
 admin: {}
 )",
                      listener_extra, upstream_port, upstream_port, admin);
+}
+
+// admin_config with a tls listener serving the test PKI's server certificate.
+std::string tls_admin_config(const test_pki& pki, std::uint16_t upstream_port) {
+  return admin_config(upstream_port, "{ listen: 127.0.0.1:0 }",
+                      fmt::format(R"(, mode: tls, tls: {{ cert_file: "{}", key_file: "{}" }})", pki.server_cert,
+                                  pki.server_key));
 }
 
 std::uint16_t admin_port(gateway_harness& gw) {
@@ -114,8 +125,7 @@ TEST(Admin, MetricsAndStatusSayWhatTheExchangesDid) {
   EXPECT_GE(sample(metrics, "mcpgate_accepted_connections_total"), 6);
   EXPECT_GT(sample(metrics, R"(mcpgate_received_bytes_total{route="open.test"})"), 0);
   EXPECT_NE(metrics.find("# TYPE mcpgate_requests_total counter\n"), std::string::npos);
-  EXPECT_NE(metrics.find("mcpgate_config_info{file=\"\",sha256=\"" + gw.gateway().snapshot()->cfg->sha256 + "\"} 1"),
-            std::string::npos);
+  EXPECT_NE(metrics.find(",sha256=\"" + gw.gateway().snapshot()->cfg->sha256 + "\"} 1\n"), std::string::npos);
 
   const auto status = admin_get(port, "/status.json");
   EXPECT_EQ(status[http::field::content_type], "application/json");
@@ -125,9 +135,9 @@ TEST(Admin, MetricsAndStatusSayWhatTheExchangesDid) {
   const auto& routes = doc.at("routes").as_array();
   ASSERT_EQ(routes.size(), 2u);
   EXPECT_EQ(routes[0].at("name"), "open.test");
-  EXPECT_EQ(routes[0].at("requests").as_uint64(), 4u);
+  EXPECT_EQ(routes[0].at("requests").to_number<std::uint64_t>(), 4u);
   EXPECT_EQ(routes[0].at("upstreams").at(0).at("healthy"), nullptr);  // no health_check: unknown
-  EXPECT_EQ(routes[1].at("denied").as_uint64(), 2u);
+  EXPECT_EQ(routes[1].at("denied").to_number<std::uint64_t>(), 2u);
   const auto& denials = doc.at("denials").as_array();
   ASSERT_EQ(denials.size(), 2u);
   EXPECT_EQ(denials[0].at("reason"), "ip_denied");
@@ -198,9 +208,7 @@ TEST(Admin, MetricsOffCountsNothingButStillReportsTheConfig) {
 TEST(Admin, CertificatesInUseAndTheirExpiry) {
   test_pki pki({"open.test"});
   fake_upstream upstream(echo_handler(std::make_shared<recorded_requests>()));
-  gateway_harness gw(admin_config(upstream.port(), "{ listen: 127.0.0.1:0 }",
-                                  fmt::format(R"(, mode: tls, tls: {{ cert_file: "{}", key_file: "{}" }})",
-                                              pki.server_cert, pki.server_key)));
+  gateway_harness gw(tls_admin_config(pki, upstream.port()));
   const auto port = admin_port(gw);
   const auto doc = json::parse(admin_get(port, "/status.json").body()).as_object();
   const auto& certificates = doc.at("certificates").as_array();
@@ -211,6 +219,49 @@ TEST(Admin, CertificatesInUseAndTheirExpiry) {
   const auto metrics = admin_get(port, "/metrics").body();
   const auto line = metrics.find("mcpgate_certificate_expiry_seconds{source=\"listener 127.0.0.1:0\"");
   ASSERT_NE(line, std::string::npos) << metrics;
+}
+
+TEST(Admin, MetricsPassPrometheusOwnParser) {
+  test_pki pki({"open.test"});
+  fake_upstream upstream(echo_handler(std::make_shared<recorded_requests>()));
+  gateway_harness gw(tls_admin_config(pki, upstream.port()));
+  const auto port = admin_port(gw);
+  for (const auto* host : {"open.test", "locked.test"}) {
+    http_test_client client;
+    client.connect_tls("127.0.0.1", gw.port(), "open.test", pki.ca_cert);
+    client.request(mcp_post(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a \"quoted\" name"}})",
+                            host));
+  }
+  std::string metrics;
+  ASSERT_TRUE(wait_until([&] {
+    metrics = admin_get(port, "/metrics").body();
+    return metrics.find("ip_denied") != std::string::npos && metrics.find("quoted") != std::string::npos;
+  })) << metrics;
+  EXPECT_EQ(promtool_check("metrics", metrics), "") << metrics;
+}
+
+// The README's scrape config and alert rules, as a user would paste them.
+std::string readme_block(const std::string& readme, const std::string& after) {
+  const auto at = readme.find(after);
+  if (at == std::string::npos) return {};
+  const auto open = readme.find("```yaml\n", at);
+  const auto close = readme.find("```\n", open + 8);
+  if (open == std::string::npos || close == std::string::npos) return {};
+  return readme.substr(open + 8, close - open - 8);
+}
+
+TEST(Admin, ReadmeScrapeConfigAndAlertRulesPassPromtool) {
+  const char* source = std::getenv("MCPGATE_SOURCE_DIR");
+  ASSERT_NE(source, nullptr) << "run with MCPGATE_SOURCE_DIR set to the source tree";
+  std::ifstream in(std::string(source) + "/README.md");
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto scrape = readme_block(text.str(), "Prometheus scrape config:");
+  const auto rules = readme_block(text.str(), "Alert rules");
+  ASSERT_NE(scrape.find("scrape_configs:"), std::string::npos);
+  ASSERT_NE(rules.find("McpgateCertificateExpiringSoon"), std::string::npos);
+  EXPECT_EQ(promtool_check("config", scrape), "");
+  EXPECT_EQ(promtool_check("rules", rules), "");
 }
 
 }  // namespace
