@@ -25,7 +25,7 @@ using mcpgate::bench::wrk_rate;
 
 namespace {
 
-std::string config(std::uint16_t upstream_port, const std::string& admin) {
+std::string bench_config(std::uint16_t upstream_port, const std::string& admin) {
   return fmt::format(R"(
 listeners: [{{ address: "127.0.0.1:0" }}]
 workers: 1
@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
       if (!write_raw(socket, simple_response(200, R"({"jsonrpc":"2.0","id":1,"result":{}})", "Content-Type: application/json\r\n"))) return;
     }
   });
-  gateway_harness counting(config(upstream.port(), "{ listen: 127.0.0.1:0 }"));
-  gateway_harness quiet(config(upstream.port(), "{ listen: 127.0.0.1:0, metrics: false }"));
+  gateway_harness counting(bench_config(upstream.port(), "{ listen: 127.0.0.1:0 }"));
+  gateway_harness quiet(bench_config(upstream.port(), "{ listen: 127.0.0.1:0, metrics: false }"));
 
   std::printf("metrics on vs off (1 worker each, wrk -t1 -c16 -d%ds, MCP tools/call, same upstream)\n", seconds);
   std::vector<double> ratios;
