@@ -427,6 +427,7 @@ bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& err
 void gateway::shutdown(std::chrono::milliseconds timeout) {
   if (stopped_) return;
   stopped_ = true;
+  serving_ = false;  // /readyz says so while the exchanges drain
   // GOAWAY first: the edge sends new clients to other connectors while ours finish.
   if (tunnel_) asio::post(*tunnel_io_, [this, timeout] { tunnel_->stop(timeout); });
   for (std::size_t i = 0; i < workers_.size(); ++i) {

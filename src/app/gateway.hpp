@@ -156,7 +156,7 @@ class gateway {
   std::uint64_t reloads_ok_ = 0;
   std::uint64_t reloads_failed_ = 0;
   std::chrono::system_clock::time_point config_loaded_at_ = started_at_;
-  std::atomic<bool> serving_{false};  // start() bound every listener
+  std::atomic<bool> serving_{false};  // start() bound every listener, shutdown() not begun
   // Control thread only: the status page's traffic (one sample per step), and what the
   // health checks last said of each route's instances (by route name).
   struct traffic_sample {

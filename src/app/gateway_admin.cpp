@@ -165,8 +165,7 @@ void gateway::record_reload(bool ok, std::string error) {
 void gateway::note_failed_reload(const std::string& error) { record_reload(false, error); }
 
 std::string gateway::not_ready() const {
-  if (!serving_) return "not ready: the listeners are not bound yet";
-  if (stopped_) return "not ready: shutting down";
+  if (!serving_) return "not ready: starting (listeners not bound yet) or shutting down";
   if (tunnel_ && tunnel_connects_.load() == 0) return "not ready: the tunnel has no connection to the edge yet";
   return "";
 }

@@ -147,6 +147,34 @@ TEST(Admin, MetricsAndStatusSayWhatTheExchangesDid) {
   EXPECT_EQ(doc.at("listeners").at(0).at("protocol"), "plain");
 }
 
+TEST(Admin, OpenSseStreamsAndConnectionsAreGauges) {
+  // The upstream opens an event stream and keeps it open until the gateway goes away.
+  fake_upstream upstream([](tcp::socket& socket) {
+    if (answer_with_event_stream(socket) && write_raw(socket, chunk("data: hello\n\n"))) wait_for_close(socket);
+  });
+  gateway_harness gw(admin_config(upstream.port(), "{ listen: 127.0.0.1:0 }"));
+  const auto port = admin_port(gw);
+  std::string metrics;
+  {
+    http_test_client client;
+    client.connect("127.0.0.1", gw.port());
+    client.send(make_request(http::verb::get, "/mcp", "open.test"));
+    client.read_header();
+    ASSERT_TRUE(client.read_sse_event());
+    ASSERT_TRUE(wait_until([&] {
+      metrics = admin_get(port, "/metrics").body();
+      return sample(metrics, "mcpgate_open_sse_streams") == 1;
+    })) << metrics;
+    // The client's connection; the scrape's own goes to the admin listener, which is not counted.
+    EXPECT_EQ(sample(metrics, "mcpgate_open_connections"), 1);
+  }
+  // The client left: the stream ends, the gauges go back to zero.
+  ASSERT_TRUE(wait_until([&] {
+    metrics = admin_get(port, "/metrics").body();
+    return sample(metrics, "mcpgate_open_sse_streams") == 0 && sample(metrics, "mcpgate_open_connections") == 0;
+  })) << metrics;
+}
+
 TEST(Admin, KeyGuardsThePagesButNotTheProbes) {
   fake_upstream upstream(echo_handler(std::make_shared<recorded_requests>()));
   const auto digest = auth::to_hex(auth::sha256_of("admin-secret"));
