@@ -66,10 +66,14 @@ class key_source : public std::enable_shared_from_this<key_source> {
   // `self` keeps this alive while the coroutine runs (a coroutine frame holds only `this`).
   boost::asio::awaitable<void> refresh_loop(std::shared_ptr<key_source> self);
   boost::asio::awaitable<void> refresh_once(std::shared_ptr<key_source> self);
-  // One discovery + JWKS fetch; wakes every waiter when done. Control executor only.
+  // Control executor only, as are the functions below. The periodic refresh: a fetch, or
+  // a wait for the one an unknown kid started.
   boost::asio::awaitable<bool> refresh();
+  // One discovery + JWKS fetch, started with refreshing_ set; clears it and wakes every
+  // waiter when done.
+  boost::asio::awaitable<bool> fetch_keys();
+  boost::asio::awaitable<keys_ptr> wait_for_running_fetch();  // completes with the keys it left
   boost::asio::awaitable<std::string> discover_jwks_uri(std::string& error);
-  void add_waiter(waiter w);  // control executor only
 
   boost::asio::any_io_executor control_;
   key_source_settings settings_;
@@ -79,6 +83,7 @@ class key_source : public std::enable_shared_from_this<key_source> {
   bool refreshing_ = false;
   bool stopped_ = false;
   std::chrono::steady_clock::time_point last_kid_refresh_{};  // last refresh an unknown kid started
+  bool last_fetch_ok_ = false;
   std::vector<waiter> waiters_;
   std::string last_logged_error_;
   // Read by current_status() from other threads:
