@@ -196,7 +196,15 @@ asio::awaitable<fetch_result> run_fetch(fetch_request request, const fetch_rules
   for (unsigned hop = 0;; ++hop) {
     auto t = parse_target(url, out.error);
     if (!t) co_return out;
-    if (previous && !same_origin(*previous, *t)) request.headers.clear();
+    if (previous && !same_origin(*previous, *t)) {
+      // A body can carry credentials too (an introspected token): a 307/308 may not take
+      // it to another origin.
+      if (request.method == fetch_method::post && !request.body.empty()) {
+        out.error = "a post was redirected to another origin: " + url.substr(0, 200);
+        co_return out;
+      }
+      request.headers.clear();
+    }
     std::string location;
     out = co_await exchange(request, *t, rules, *tls, deadline, location);
     out.final_url = url;

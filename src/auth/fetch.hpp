@@ -59,8 +59,9 @@ struct fetch_result {
 
 // Performs `request` with its I/O on `ex` and completes on the awaiting coroutine's
 // executor. Redirects (301, 302, 303, 307, 308) are followed up to rules.max_redirects,
-// each target checked as the first; 307 and 308 repeat a post, the others turn it into a
-// get. Never throws; no cookies, no compression, one connection per request.
+// each target checked as the first; 307 and 308 repeat a post (on the same origin only:
+// its body may hold a credential), the others turn it into a get. Never throws; no
+// cookies, no compression, one connection per request.
 boost::asio::awaitable<fetch_result> fetch(boost::asio::any_io_executor ex, fetch_request request,
                                            const fetch_rules& rules);
 

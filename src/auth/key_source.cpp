@@ -41,16 +41,19 @@ std::string openid_url(std::string issuer) {
 
 // The caller's completion handler as a waiter: it runs on the caller's own executor (a
 // worker thread, or the control thread for the periodic refresh), never inline in the fetch
-// that completes it, and keeps that executor from running out of work until then.
+// that completes it, and keeps that executor from running out of work until then. The work
+// guard is why every waiter must be called before the workers are joined (stop() does it):
+// an uncalled one would keep its worker's run() from returning, and one destroyed after
+// the worker's io_context would touch freed memory.
 template <class Handler>
-std::function<void(key_source::keys_ptr)> resume_on_own_executor(Handler handler) {
+std::function<void(key_source::wait_result)> resume_on_own_executor(Handler handler) {
   auto ex = asio::get_associated_executor(handler);
   auto work = std::make_shared<asio::executor_work_guard<decltype(ex)>>(ex);
   auto shared = std::make_shared<Handler>(std::move(handler));
-  return [shared, work](key_source::keys_ptr k) {
-    asio::post(work->get_executor(), [shared, work, k = std::move(k)]() mutable {
+  return [shared, work](key_source::wait_result r) {
+    asio::post(work->get_executor(), [shared, work, r = std::move(r)]() mutable {
       work->reset();
-      std::move(*shared)(std::move(k));
+      std::move(*shared)(std::move(r));
     });
   };
 }
@@ -76,7 +79,17 @@ void key_source::stop() {
   asio::post(control_, [self = shared_from_this()] {
     self->stopped_ = true;
     self->timer_.cancel();
+    // Not when a fetch in progress ends (up to its timeout, per document): shutdown waits
+    // for these exchanges.
+    self->wake_waiters();
   });
+}
+
+void key_source::wake_waiters() {
+  const wait_result result{stopped_ ? nullptr : keys_.load(), stopped_};
+  auto waiting = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : waiting) w(result);
 }
 
 asio::awaitable<void> key_source::refresh_once(std::shared_ptr<key_source>) { co_await fetch_keys(); }
@@ -139,8 +152,8 @@ asio::awaitable<bool> key_source::refresh() {
   co_return co_await fetch_keys();
 }
 
-asio::awaitable<key_source::keys_ptr> key_source::wait_for_running_fetch() {
-  return asio::async_initiate<const asio::use_awaitable_t<>, void(keys_ptr)>(
+asio::awaitable<key_source::wait_result> key_source::wait_for_running_fetch() {
+  return asio::async_initiate<const asio::use_awaitable_t<>, void(wait_result)>(
       [this](auto handler) { waiters_.push_back(resume_on_own_executor(std::move(handler))); }, asio::use_awaitable);
 }
 
@@ -190,19 +203,16 @@ asio::awaitable<bool> key_source::fetch_keys() {
     std::lock_guard lock(status_mutex_);
     status_.last_error = error;
   }
-  auto waiting = std::move(waiters_);
-  waiters_.clear();
-  const auto current = keys_.load();
-  for (auto& w : waiting) w(current);
+  wake_waiters();
   co_return fetched.has_value();
 }
 
-asio::awaitable<key_source::keys_ptr> key_source::refresh_for_unknown_kid() {
+asio::awaitable<key_source::wait_result> key_source::refresh_for_unknown_kid() {
   // Named, so the frame owns it. The initiation below captures only `this`: g++ 12 may
   // destroy temporaries of a co_await expression twice (an owning capture would be
   // released twice).
   const auto keep_alive = shared_from_this();
-  auto keys = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(keys_ptr)>(
+  auto result = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(wait_result)>(
       [this](auto handler) {
         auto self = shared_from_this();
         asio::post(control_, [self, resume = resume_on_own_executor(std::move(handler))]() mutable {
@@ -211,8 +221,12 @@ asio::awaitable<key_source::keys_ptr> key_source::refresh_for_unknown_kid() {
           const auto now = std::chrono::steady_clock::now();
           const bool recent = self->last_kid_refresh_ != std::chrono::steady_clock::time_point{} &&
                               now - self->last_kid_refresh_ < self->settings_.min_refresh_gap;
-          if (self->stopped_ || (recent && !self->refreshing_)) {
-            resume(self->keys_.load());
+          if (self->stopped_) {
+            resume(wait_result{nullptr, true});
+            return;
+          }
+          if (recent && !self->refreshing_) {
+            resume(wait_result{self->keys_.load(), false});
             return;
           }
           self->waiters_.push_back(std::move(resume));
@@ -226,7 +240,7 @@ asio::awaitable<key_source::keys_ptr> key_source::refresh_for_unknown_kid() {
         });
       },
       asio::use_awaitable);
-  co_return keys;
+  co_return result;
 }
 
 key_source::status key_source::current_status() const {

@@ -56,8 +56,15 @@ asio::awaitable<std::optional<bool>> downstream_session::authenticate(const runt
   if (decision.unknown_kid && source) {
     // The issuer may have rotated its keys; the source refetches at most every few seconds
     // however many tokens name unknown kids.
-    keys = co_await source->refresh_for_unknown_kid();
-    decision = auth::decide(route, request, snap.cfg->api_keys, keys, std::chrono::system_clock::now());
+    const auto refreshed = co_await source->refresh_for_unknown_kid();
+    if (refreshed.stopped) {
+      decision = auth::decision{};
+      decision.verdict = auth::decision::kind::keys_unavailable;
+      decision.reason = "auth_keys_unavailable";
+      decision.detail = "shutting down";
+    } else {
+      decision = auth::decide(route, request, snap.cfg->api_keys, refreshed.keys, std::chrono::system_clock::now());
+    }
   }
   log.caller = decision.who.label();
   if (decision.verdict == auth::decision::kind::allowed) {

@@ -203,18 +203,13 @@ TEST(AuthFetch, PostCarriesItsBodyAndHeadersOnlyWithinTheOrigin) {
   EXPECT_TRUE(seen[1].body().empty());
   EXPECT_EQ(seen[1][bhttp::field::authorization], "Basic Y2xpZW50OnNlY3JldA==");
 
-  // 308 to another origin: the POST is repeated there, without the credentials. The other
-  // server has its own CA, so trust both for this one.
+  // 308 to another origin: the body (which may hold a credential, such as an introspected
+  // token) is not repeated there. The other server has its own CA, so trust both.
   rules.ca_file = test::trust_all({&server, &other});
   post.url = server.url("/moved");
   res = run_fetch(post, rules);
-  ASSERT_TRUE(res.ok()) << res.error;
-  EXPECT_EQ(res.body, "other");
-  auto moved = other.requests();
-  ASSERT_EQ(moved.size(), 1u);
-  EXPECT_EQ(moved[0].method(), bhttp::verb::post);
-  EXPECT_EQ(moved[0].body(), "grant_type=client_credentials");
-  EXPECT_EQ(moved[0].count(bhttp::field::authorization), 0u);
+  EXPECT_NE(res.error.find("redirected to another origin"), std::string::npos) << res.error;
+  EXPECT_TRUE(other.requests().empty());
 }
 
 TEST(AuthFetch, HeaderWithALineBreakIsRefused) {

@@ -115,12 +115,13 @@ class KeySource : public ::testing::Test {
   // The caller of refresh_for_unknown_kid: a coroutine on the worker thread.
   struct refreshed {
     key_source::keys_ptr keys;
+    bool stopped = false;
     std::thread::id thread;
   };
   static asio::awaitable<refreshed> ask_for_unknown_kid(std::shared_ptr<key_source> source, std::atomic<int>* asked) {
     if (asked) ++*asked;
-    auto keys = co_await source->refresh_for_unknown_kid();
-    co_return refreshed{std::move(keys), std::this_thread::get_id()};
+    auto result = co_await source->refresh_for_unknown_kid();
+    co_return refreshed{std::move(result.keys), result.stopped, std::this_thread::get_id()};
   }
   std::future<refreshed> refresh_from_worker(std::atomic<int>* asked = nullptr) {
     return asio::co_spawn(worker_.executor(), ask_for_unknown_kid(source_, asked), asio::use_future);
@@ -260,10 +261,33 @@ TEST_F(KeySource, StopIsIdempotentAndEndsTheRefreshes) {
   auto source = started_with_keys();
   source->stop();
   source->stop();
-  // After stop an unknown kid gets the keys held, without a fetch.
+  // After stop an unknown kid is told so at once, without a fetch.
   auto f = refresh_from_worker();
-  EXPECT_EQ(kids(get(f).keys), std::vector<std::string>{"k1"});
+  const auto got = get(f);
+  EXPECT_TRUE(got.stopped);
+  EXPECT_EQ(got.keys, nullptr);
   EXPECT_EQ(server_.count("/jwks"), 1u);
+}
+
+TEST_F(KeySource, StopResumesWaitersWithoutWaitingForTheFetch) {
+  started_with_keys();
+  std::promise<void> release;
+  set([&](issuer_state& s) { s.jwks_gate = release.get_future().share(); });
+  std::atomic<int> asked{0};
+  auto a = refresh_from_worker(&asked);
+  auto b = refresh_from_worker(&asked);
+  ASSERT_TRUE(wait_until([&] { return asked == 2 && server_.count("/jwks") == 2u; }));
+  source_->stop();
+  // The issuer still holds the fetch: the waiters are resumed by stop() itself, on their
+  // own thread, with no keys to misuse.
+  for (auto* f : {&a, &b}) {
+    ASSERT_EQ(f->wait_for(5s), std::future_status::ready);
+    const auto got = f->get();
+    EXPECT_TRUE(got.stopped);
+    EXPECT_EQ(got.keys, nullptr);
+    EXPECT_EQ(got.thread, worker_.id());
+  }
+  release.set_value();
 }
 
 }  // namespace
