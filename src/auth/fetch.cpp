@@ -77,20 +77,6 @@ bool is_redirect(unsigned status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-std::shared_ptr<asio::ssl::context> client_context(const fetch_rules& rules, std::string& why) {
-  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-  ctx->set_verify_mode(asio::ssl::verify_peer);
-  error_code ec;
-  if (rules.ca_file.empty()) ctx->set_default_verify_paths(ec);
-  else ctx->load_verify_file(rules.ca_file, ec);
-  if (ec) {
-    why = (rules.ca_file.empty() ? std::string("system trust store") : "ca_file " + rules.ca_file) + ": " +
-          ec.message();
-    return nullptr;
-  }
-  return ctx;
-}
 
 std::string describe(const error_code& ec, const fetch_rules& rules) {
   if (ec == beast::error::timeout) return "timed out (timeout " + std::to_string(rules.timeout.count()) + " ms)";
@@ -188,7 +174,7 @@ asio::awaitable<fetch_result> run_fetch(fetch_request request, const fetch_rules
       co_return out;
     }
   }
-  auto tls = client_context(rules, out.error);
+  auto tls = rules.tls ? rules.tls : client_tls_context(rules, out.error);
   if (!tls) co_return out;
   const auto deadline = clock::now() + rules.timeout;
   std::string url = std::move(request.url);
@@ -242,6 +228,21 @@ asio::awaitable<fetch_result> run_fetch(fetch_request request, const fetch_rules
 }
 
 }  // namespace
+
+std::shared_ptr<asio::ssl::context> client_tls_context(const fetch_rules& rules, std::string& why) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  ctx->set_verify_mode(asio::ssl::verify_peer);
+  error_code ec;
+  if (rules.ca_file.empty()) ctx->set_default_verify_paths(ec);
+  else ctx->load_verify_file(rules.ca_file, ec);
+  if (ec) {
+    why = (rules.ca_file.empty() ? std::string("system trust store") : "ca_file " + rules.ca_file) + ": " +
+          ec.message();
+    return nullptr;
+  }
+  return ctx;
+}
 
 std::string address_refusal(const asio::ip::address& address, const fetch_rules& rules) {
   if (!net::is_special_purpose(address)) return "";

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,10 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "net/ip_prefix.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace mcpgate::auth {
 
@@ -26,7 +31,13 @@ struct fetch_rules {
   std::chrono::milliseconds timeout{5000};  // the whole fetch, redirects included
   std::size_t max_body_bytes = 512 * 1024;
   unsigned max_redirects = 3;
+  // Built from ca_file by client_tls_context() once, for callers that fetch on the data
+  // path (loading a trust store costs milliseconds of file reading). Null: built per fetch.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
+
+// A TLS client context trusting rules.ca_file (or the system's store); null with `why`.
+std::shared_ptr<boost::asio::ssl::context> client_tls_context(const fetch_rules& rules, std::string& why);
 
 enum class fetch_method { get, post };
 

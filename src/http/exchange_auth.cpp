@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "auth/authenticate.hpp"
+#include "auth/introspection.hpp"
 #include "auth/jwt.hpp"
 #include "auth/key_source.hpp"
 #include "http/proxy_session.hpp"
@@ -29,6 +30,8 @@ std::string_view message_for(const auth::decision& d) {
                                                : "Bad request: malformed Authorization";
     case auth::decision::kind::keys_unavailable:
       return "Service unavailable: the authorization server's keys could not be fetched";
+    case auth::decision::kind::introspection_unavailable:
+      return "Service unavailable: the authorization server could not check the token";
     case auth::decision::kind::allowed: break;
   }
   return "";
@@ -64,6 +67,14 @@ asio::awaitable<std::optional<bool>> downstream_session::authenticate(const runt
       decision.detail = "shutting down";
     } else {
       decision = auth::decide(route, request, snap.cfg->api_keys, refreshed.keys, std::chrono::system_clock::now());
+    }
+  }
+  if (!decision.introspect.empty()) {
+    // Opaque token: the worker's cache, else the authorization server (this coroutine
+    // waits; the worker goes on with other exchanges). No introspector: stays 503.
+    if (const auto* introspector = snap.introspector_of(route)) {
+      const auto outcome = co_await introspector->introspect(std::string(decision.introspect));
+      decision = auth::decide_introspected(*route.auth.oauth, outcome, std::chrono::system_clock::now());
     }
   }
   log.caller = decision.who.label();
