@@ -233,6 +233,12 @@ decision decide(const config::route& route, const presented& request, const std:
   if (!auth.oauth) return refused(decision::kind::invalid, "auth_invalid_key", "not an API key");
   const bool jwt = looks_like_jwt(*token);
   if (auth.oauth->introspection && (!jwt || auth.oauth->introspects_every_token())) {
+    // The bound of a JWT: no endpoint is sent more than that.
+    if (token->size() > max_token_bytes) {
+      return refused(decision::kind::invalid, "auth_invalid_token",
+                     "too_large: " + std::to_string(token->size()) + " bytes (at most " +
+                         std::to_string(max_token_bytes) + ")");
+    }
     auto d = refused(decision::kind::introspection_unavailable, "auth_introspection_unavailable", "not introspected");
     d.introspect = *token;
     return d;
@@ -243,9 +249,13 @@ decision decide(const config::route& route, const presented& request, const std:
 
 decision decide_introspected(const config::oauth_settings& oauth, const introspection_outcome& outcome,
                              std::chrono::system_clock::time_point now) {
-  if (!outcome.response) return refused(decision::kind::introspection_unavailable, "auth_introspection_unavailable", outcome.error);
+  if (!outcome.response) {
+    return refused(decision::kind::introspection_unavailable, "auth_introspection_unavailable", outcome.error);
+  }
   const auto& answer = *outcome.response;
-  const auto invalid = [](std::string detail) { return refused(decision::kind::invalid, "auth_invalid_token", std::move(detail)); };
+  const auto invalid = [](std::string detail) {
+    return refused(decision::kind::invalid, "auth_invalid_token", std::move(detail));
+  };
   if (!answer.active) return invalid("inactive: the authorization server says the token is not active");
   if (!answer.token_type.empty() && !bearer_token_type(answer.token_type)) {
     return invalid("wrong_token_type: " + pki::printable(answer.token_type, 64));
@@ -253,7 +263,9 @@ decision decide_introspected(const config::oauth_settings& oauth, const introspe
   // Optional in RFC 7662, so checked when present: a server that introspects tokens of
   // several issuers or resources says which this one is for.
   const auto& claims = answer.claims;
-  if (!claims.issuer.empty() && claims.issuer != oauth.issuer) return invalid("wrong_issuer: iss is not the configured issuer");
+  if (!claims.issuer.empty() && claims.issuer != oauth.issuer) {
+    return invalid("wrong_issuer: iss is not the configured issuer");
+  }
   if (!claims.audience.empty()) {
     const auto accepted = accepted_audiences(oauth.audience);
     const bool named = std::any_of(claims.audience.begin(), claims.audience.end(), [&](const std::string& a) {

@@ -90,7 +90,8 @@ std::chrono::seconds cache_lifetime(const introspection_response& response, std:
                                     system_clock::time_point now) {
   if (max_age.count() <= 0) return std::chrono::seconds(0);
   if (!response.active || !response.claims.expires_at) return max_age;
-  const auto left = *response.claims.expires_at - std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const auto t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const auto left = *response.claims.expires_at - t;
   return std::chrono::seconds(std::clamp<std::int64_t>(left, 0, max_age.count()));
 }
 

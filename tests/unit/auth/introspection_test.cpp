@@ -158,6 +158,11 @@ TEST(IntrospectionDecision, OpaqueTokensAreIntrospectedJwtsVerifiedLocallyWhenKe
     EXPECT_FALSE(decide(route, {.authorization = odd, .authorization_fields = 1}, {}, nullptr, now).introspect.empty())
         << odd;
   }
+  const std::string huge = "Bearer " + std::string(max_token_bytes + 1, 'a');
+  d = decide(route, {.authorization = huge, .authorization_fields = 1}, {}, nullptr, now);
+  EXPECT_TRUE(d.introspect.empty()) << "never sent to the endpoint";
+  EXPECT_EQ(d.verdict, kind::invalid);
+  EXPECT_EQ(d.detail.substr(0, 9), "too_large");
   // Without introspection an opaque token is not a JWT, whatever the keys.
   route.auth.oauth->introspection.reset();
   d = decide(route, opaque, {}, nullptr, now);
