@@ -1,6 +1,9 @@
 // Opaque tokens through the whole gateway: a local HTTPS introspection endpoint (RFC 7662)
 // that the gateway asks under the SSRF rules, its answers judged per route, the worker's
 // cache, and what never reaches a log (the token, the gateway's client secret).
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -12,18 +15,21 @@
 #include <map>
 #include <sstream>
 
+#include "auth/introspection.hpp"
 #include "core/base64.hpp"
 #include "observability/logging.hpp"
 #include "support/configs.hpp"
 #include "support/fake_upstream.hpp"
 #include "support/gateway_harness.hpp"
 #include "support/http_test_client.hpp"
+#include "support/https_test_server.hpp"
 #include "support/test_pki.hpp"
 #include "support/wait.hpp"
 
 namespace mcpgate::test {
 namespace {
 
+namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 constexpr const char* audience = "https://mcp.test/mcp";
@@ -306,6 +312,56 @@ upstream: {{ allowed_ips: [127.0.0.0/8] }}
   EXPECT_EQ(client.request(req).result_int(), 503);
   EXPECT_EQ(endpoint.requests(), 0u) << "refused before connecting";
   std::filesystem::remove_all(dir);
+}
+
+// The introspector alone, on one io_context standing for a worker.
+struct introspector_on_a_worker {
+  https_test_server server{[](const https_test_server::request&) -> std::optional<std::string> {
+    return simple_response(200, boost::json::serialize(active()));
+  }};
+  auth::introspector introspector{settings()};
+
+  config::oauth_settings settings() const {
+    config::oauth_settings o;
+    o.issuer = "https://auth.test";
+    o.audience = audience;
+    o.ca_file = server.ca_file();
+    o.allowed_ips = {*net::ip_prefix::parse("127.0.0.1/32")};
+    config::introspection_settings i;
+    i.endpoint = server.url("/introspect");
+    i.client_id = "gw";
+    i.client_secret = "x";
+    i.cache = 0s;  // what is shared is the request, not a cached answer
+    o.introspection = i;
+    return o;
+  }
+  static asio::awaitable<void> ask(const auth::introspector* introspector, std::string token,
+                                   auth::introspection_outcome* out) {
+    *out = co_await introspector->introspect(std::move(token));
+  }
+};
+
+TEST(IntrospectionClient, QuestionsAboutOneTokenOnOneWorkerShareARequest) {
+  introspector_on_a_worker w;
+  asio::io_context io;
+  std::array<auth::introspection_outcome, 3> outcomes;
+  // Spawned together: the second finds the first's request open and waits for its answer;
+  // the third asks about another token.
+  asio::co_spawn(io, introspector_on_a_worker::ask(&w.introspector, "same", &outcomes[0]), asio::detached);
+  asio::co_spawn(io, introspector_on_a_worker::ask(&w.introspector, "same", &outcomes[1]), asio::detached);
+  asio::co_spawn(io, introspector_on_a_worker::ask(&w.introspector, "other", &outcomes[2]), asio::detached);
+  io.run();
+  for (const auto& o : outcomes) {
+    ASSERT_TRUE(o.response) << o.error;
+    EXPECT_TRUE(o.response->active);
+    EXPECT_FALSE(o.from_cache);
+  }
+  EXPECT_EQ(w.server.count("/introspect"), 2u);
+  // Later questions ask again: cache 0s.
+  asio::co_spawn(io, introspector_on_a_worker::ask(&w.introspector, "same", &outcomes[0]), asio::detached);
+  io.restart();
+  io.run();
+  EXPECT_EQ(w.server.count("/introspect"), 3u);
 }
 
 }  // namespace
