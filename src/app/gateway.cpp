@@ -444,10 +444,13 @@ void gateway::shutdown(std::chrono::milliseconds timeout) {
       w.start_draining(timeout);
     });
   }
+  // Exchanges waiting for an issuer's keys are answered now (503), not when the fetch
+  // ends; each holds its worker's run() open until then.
+  policy_->stop_key_sources();
   for (auto& t : threads_) t.join();
   threads_.clear();
-  // The control thread stops only now: an exchange waiting for its issuer's keys (fetched
-  // there) is resumed when the fetch ends, and its worker can then finish.
+  // The control thread stops only now: stop_key_sources() resumes the waiting exchanges
+  // from there.
   control_.stop();
   if (control_thread_.joinable()) control_thread_.join();
   if (admin_) admin_->stop();  // the control thread is gone: nothing else touches it

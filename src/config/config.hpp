@@ -209,6 +209,16 @@ struct health_check {
 
 // `auth: { oauth: ... }`: the gateway is the OAuth 2.1 resource server of the route
 // (MCP authorization spec): JWT access tokens checked with the issuer's keys.
+// `oauth.introspection`: opaque tokens checked by the authorization server (RFC 7662).
+struct introspection_settings {
+  std::string endpoint;       // https URL of the introspection endpoint
+  std::string client_id;      // the gateway's own client at the authorization server
+  std::string client_secret;  // never logged, never in the config summary
+  std::string secret_source;  // "file <path>" or "env <NAME>": what messages name instead
+  duration cache = 60s;       // how long an answer is reused (0 = never; at most 5m)
+  duration timeout = 5s;      // one introspection request, connect to last byte
+};
+
 struct oauth_settings {
   std::string issuer;     // https URL; tokens' `iss` must equal it
   std::string audience;   // the route's public URL: tokens' `aud` must name it; the metadata's `resource`
@@ -222,6 +232,10 @@ struct oauth_settings {
   std::vector<net::ip_prefix> allowed_ips;
   duration refresh_interval = 1h;
   std::string resource_name;  // optional human name in the protected resource metadata
+  // Set: tokens that are not JWTs are introspected; without jwks_uri, every token is (and
+  // no keys are fetched).
+  std::optional<introspection_settings> introspection;
+  bool introspects_every_token() const { return introspection && jwks_uri.empty(); }
   // Where the keys come from, as one string: routes with equal ones share one key cache.
   std::string key_source_identity() const;
 };

@@ -81,7 +81,9 @@ const key_list name_rule_keys{"allow", "deny", "dry_run"};
 const key_list name_pattern_keys{"name", "scope", "subject", "client_id", "key", "client_cert"};
 const key_list route_auth_keys{"oauth", "api_keys", "client_cert", "pass_authorization"};
 const key_list oauth_keys{"issuer", "audience", "jwks_uri", "scopes", "leeway", "ca_file", "allowed_ips",
-                          "refresh_interval", "resource_name"};
+                          "refresh_interval", "resource_name", "introspection"};
+const key_list introspection_keys{"endpoint", "client_id", "client_secret_file", "client_secret_env", "cache",
+                                  "timeout"};
 const key_list client_cert_rule_keys{"names"};
 const key_list upstream_auth_keys{"header", "value_file", "value_env", "prefix"};
 const key_list api_key_keys{"name", "sha256", "routes", "tools"};
@@ -1737,6 +1739,9 @@ class loader {
         } else {
           ok = false;
         }
+      } else if (e.key == "introspection") {
+        if (auto i = read_introspection(v, key_path)) out.introspection = std::move(*i);
+        else ok = false;
       }
     }
     for (const char* required : {"issuer", "audience"}) {
@@ -1750,6 +1755,99 @@ class loader {
       }
     }
     if (!ok) return std::nullopt;
+    return out;
+  }
+
+  // A credential the config points to: the content of file `name` (from_file) or of
+  // environment variable `name`. `source` becomes "file <name>" / "env <name>", what
+  // messages show instead of the value.
+  std::optional<std::string> read_secret(const YAML::Node& at, const std::string& key_path, bool from_file,
+                                         const std::string& name, std::string& source) {
+    source = (from_file ? "file " : "env ") + name;
+    if (!from_file) {
+      const char* value = std::getenv(name.c_str());
+      if (!value) {
+        error(at, key_path, "environment variable " + quote(name) + " is not set");
+        return std::nullopt;
+      }
+      return std::string(value);
+    }
+    std::string content;
+    try {
+      // A credential is short; the bound keeps a mistaken path (/dev/zero, a log) out.
+      content = pki::read_file(name, 64 * 1024);
+    } catch (const std::exception& failure) {
+      error(at, key_path, failure.what());
+      return std::nullopt;
+    }
+    // A secrets file usually ends with a newline that is not part of the value.
+    while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) content.pop_back();
+    return content;
+  }
+
+  std::optional<introspection_settings> read_introspection(const YAML::Node& node, const std::string& path) {
+    if (!expect_map(node, path)) return std::nullopt;
+    introspection_settings out;
+    bool ok = true;
+    std::optional<std::string> secret;
+    for (const entry& e : entries(node, path, introspection_keys)) {
+      const std::string key_path = join(path, e.key);
+      const YAML::Node& v = e.value;
+      if (e.key == "endpoint") {
+        if (auto url = read_url(v, key_path, true, "https://auth.example.com/oauth2/introspect")) out.endpoint = *url;
+        else ok = false;
+      } else if (e.key == "client_id") {
+        auto text = read_string(v, key_path);
+        if (text && (text->empty() || text->find_first_of("\r\n") != std::string::npos)) {
+          error(v, key_path, "the client_id must be a non-empty line");
+          text.reset();
+        }
+        if (text) out.client_id = *text;
+        else ok = false;
+      } else if (e.key == "cache" || e.key == "timeout") {
+        const bool cache = e.key == "cache";  // 0 turns the cache off; a timeout of 0 makes no sense
+        auto d = cache ? read_duration(v, key_path) : read_positive_duration(v, key_path);
+        const duration most = cache ? duration(std::chrono::minutes(5)) : duration(std::chrono::seconds(30));
+        if (d && *d > most) {
+          error(v, key_path, cache ? "at most 5m (a revoked token stays usable until its cached answer expires)"
+                                   : "at most 30s (requests wait for it)");
+          d.reset();
+        }
+        if (d) (cache ? out.cache : out.timeout) = *d;
+        else ok = false;
+      } else if (secret) {
+        error(v, key_path, "give client_secret_file or client_secret_env, not both");
+        ok = false;
+      } else if (auto name = read_string(v, key_path)) {
+        secret = read_secret(v, key_path, e.key == "client_secret_file", *name, out.secret_source);
+        if (!secret) {
+          ok = false;
+          secret = std::string();
+        } else if (secret->empty()) {
+          error(v, key_path, "the client secret from " + out.secret_source + " is empty");
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+    }
+    if (!node_has_key(node, "endpoint")) {
+      // Not taken from the issuer's metadata: the endpoint receives every token, so the
+      // operator names it.
+      error(node, join(path, "endpoint"),
+            "missing required key \"endpoint\" (the authorization server's RFC 7662 introspection endpoint)");
+      ok = false;
+    }
+    if (!node_has_key(node, "client_id")) {
+      error(node, join(path, "client_id"), "missing required key \"client_id\" (the gateway's client at the issuer)");
+      ok = false;
+    }
+    if (!secret) {
+      error(node, path, "missing client_secret_file or client_secret_env (the endpoint authenticates the gateway)");
+      ok = false;
+    }
+    if (!ok) return std::nullopt;
+    out.client_secret = std::move(*secret);
     return out;
   }
 
@@ -1780,30 +1878,12 @@ class loader {
       } else if (secret) {
         error(e.value, key_path, "give value_file or value_env, not both");
         ok = false;
-      } else if (e.key == "value_file") {
-        out.source = "file " + *text;
-        std::string content;
-        try {
-          // A credential is short; the bound keeps a mistaken path (/dev/zero, a log) out.
-          content = pki::read_file(*text, 64 * 1024);
-        } catch (const std::exception& failure) {
-          error(e.value, key_path, failure.what());
-          ok = false;
-          continue;
-        }
-        // A secrets file usually ends with a newline that is not part of the value.
-        while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) content.pop_back();
-        secret = std::move(content);
-      } else {  // value_env
-        out.source = "env " + *text;
-        const char* value = std::getenv(text->c_str());
-        if (!value) {
-          error(e.value, key_path, "environment variable " + quote(*text) + " is not set");
+      } else {
+        secret = read_secret(e.value, key_path, e.key == "value_file", *text, out.source);
+        if (!secret) {
           ok = false;
           secret = std::string();
-          continue;
         }
-        secret = value;
       }
     }
     if (!secret) {
@@ -2569,6 +2649,10 @@ std::string route_line(const route& r) {
       if (!r.auth.oauth->scopes.empty()) {
         out += ", scopes";
         for (const auto& scope : r.auth.oauth->scopes) out += " " + scope;
+      }
+      // The secret's source only, as for upstream_auth.
+      if (const auto& i = r.auth.oauth->introspection) {
+        out += ", introspection " + i->endpoint + " as " + i->client_id + " (secret from " + i->secret_source + ")";
       }
       out += ")";
     }

@@ -49,8 +49,10 @@ bool is_denial(std::string_view reason) {
   static constexpr std::array<std::string_view, 8> denials{"ip_denied",     "origin_denied",  "rate_limited",
                                                            "tool_denied",   "batch_refused",  "client_connection_limit",
                                                            "listener_full", "session_unknown"};
-  return reason.starts_with("auth_") ? reason != "auth_keys_unavailable"
-                                     : std::find(denials.begin(), denials.end(), reason) != denials.end();
+  // The auth reasons say the caller was refused, except those that say the gateway could
+  // not judge (no keys yet, introspection endpoint down): errors of ours, answered 503.
+  if (reason.starts_with("auth_")) return reason != "auth_keys_unavailable" && reason != "auth_introspection_unavailable";
+  return std::find(denials.begin(), denials.end(), reason) != denials.end();
 }
 
 bool is_error(unsigned status, std::string_view reason) {

@@ -39,6 +39,7 @@ TEST(Metrics, OutcomesAreClassifiedAsDenialsAndErrors) {
   EXPECT_TRUE(is_denial("auth_invalid_token"));
   EXPECT_TRUE(is_denial("rate_limited"));
   EXPECT_FALSE(is_denial("auth_keys_unavailable"));  // the gateway's trouble, not the caller's
+  EXPECT_FALSE(is_denial("auth_introspection_unavailable"));
   EXPECT_FALSE(is_denial(""));
   EXPECT_TRUE(is_error(502, "upstream_connect_failed"));
   EXPECT_TRUE(is_error(200, "upstream_reset"));  // cut after the header went out
