@@ -90,7 +90,6 @@ decision decide_oauth(const config::oauth_settings& oauth, std::string_view toke
   const auto digest = sha256_of(token);
   const std::string cache_key(reinterpret_cast<const char*>(digest.data()), digest.size());
   auto& cache = verified_tokens();
-  token_claims claims;
   const auto hit = cache.find(cache_key);
   if (hit != cache.end() && hit->second.keys == jwks && hit->second.issuer == oauth.issuer &&
       hit->second.audience == oauth.audience) {
@@ -99,20 +98,19 @@ decision decide_oauth(const config::oauth_settings& oauth, std::string_view toke
       cache.erase(hit);
       return refused_token(*refusal);
     }
-    claims = hit->second.claims;
-  } else {
-    claim_rules rules;
-    rules.issuer = oauth.issuer;
-    rules.audiences = accepted_audiences(oauth.audience);
-    rules.leeway = leeway;
-    auto verified = verify_jwt(token, *jwks, rules, now);
-    if (!verified.claims) return refused_token(verified.refusal);
-    // Bounded: a flood of distinct valid tokens empties the cache rather than growing it.
-    if (cache.size() >= verified_token_cache_size) cache.clear();
-    cache[cache_key] = {jwks, oauth.issuer, oauth.audience, *verified.claims};
-    claims = std::move(*verified.claims);
+    return admitted(oauth, hit->second.claims);  // read in place: a hit copies nothing
   }
-  return admitted(oauth, claims);
+  claim_rules rules;
+  rules.issuer = oauth.issuer;
+  rules.audiences = accepted_audiences(oauth.audience);
+  rules.leeway = leeway;
+  auto verified = verify_jwt(token, *jwks, rules, now);
+  if (!verified.claims) return refused_token(verified.refusal);
+  // Bounded: a flood of distinct valid tokens empties the cache rather than growing it.
+  if (cache.size() >= verified_token_cache_size) cache.clear();
+  auto& entry = cache[cache_key];
+  entry = {jwks, oauth.issuer, oauth.audience, std::move(*verified.claims)};
+  return admitted(oauth, entry.claims);
 }
 
 // A compact JWS: three base64url parts (an empty one still makes a JWT, refused later for
