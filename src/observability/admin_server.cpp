@@ -59,7 +59,7 @@ std::string presented_key(std::string_view authorization) {
 
 }  // namespace
 
-struct admin_server::state : std::enable_shared_from_this<state> {
+struct admin_server::state {
   state(asio::io_context& context, const config::admin_settings& s, admin_pages p)
       : io(context), acceptor(context), settings(s), pages(std::move(p)) {}
 
