@@ -55,6 +55,9 @@ int run_gateway(const gateway_options& options) {
     std::printf("mcpgate gateway: listening on %s (%s)\n", net::endpoint_text(l.endpoint).c_str(),
                 config::to_string(l.config.mode));
   }
+  if (const auto admin = gw->admin_endpoint()) {
+    std::printf("mcpgate admin: listening on %s (/healthz /readyz /metrics /status)\n", net::endpoint_text(*admin).c_str());
+  }
   std::fflush(stdout);
 
   boost::asio::io_context control;
@@ -70,6 +73,13 @@ int run_gateway(const gateway_options& options) {
       if (!next.ok()) {
         log::config().error("config reload failed: {} error(s) in {}; keeping the previous config", next.error_count(),
                             options.config_path);
+        // The status page shows the first error, the log has them all.
+        for (const auto& d : next.diagnostics) {
+          if (d.level == config::diagnostic::severity::error) {
+            gw->note_failed_reload(d.to_string());
+            break;
+          }
+        }
       } else if (!gw->reload(next.snapshot, error)) {
         log::config().error("config reload failed: {}; keeping the previous config", error);
       } else {

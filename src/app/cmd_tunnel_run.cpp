@@ -12,6 +12,7 @@
 #include "config/loader.hpp"
 #include "net/listen.hpp"
 #include "observability/log.hpp"
+#include "observability/admin_server.hpp"
 #include "observability/logging.hpp"
 #include "tunnel/connector.hpp"
 #include "tunnel/edge.hpp"
@@ -68,6 +69,11 @@ void run_until_signal(asio::io_context& io, spdlog::logger& log, const std::func
 
 }  // namespace
 
+namespace {
+// An admin page the edge makes at once (its state is on this thread).
+asio::awaitable<std::string> page(std::string text) { co_return text; }
+}  // namespace
+
 int run_edge(const edge_options& options) {
   observability::init_logging(config::log_level::info);
   auto loaded = config::load_edge_file(options.config_path);
@@ -93,8 +99,28 @@ int run_edge(const edge_options& options) {
   // Tests and scripts bind port 0 and read the real ports from these lines.
   std::printf("mcpgate edge: listening on %s (clients)\n", net::endpoint_text(edge->client_endpoint()).c_str());
   std::printf("mcpgate edge: listening on %s (connectors)\n", net::endpoint_text(edge->connector_endpoint()).c_str());
+  // On the edge's own thread: the pages read its state without locks.
+  std::unique_ptr<observability::admin_server> admin;
+  if (cfg->admin.enabled) {
+    observability::admin_pages pages;
+    pages.not_ready = [&edge] { return edge->not_ready(); };
+    pages.metrics = [&edge] { return page(edge->metrics_text()); };
+    pages.status_json = [&edge] { return page(edge->status_json()); };
+    try {
+      admin = std::make_unique<observability::admin_server>(io, cfg->admin, std::move(pages));
+    } catch (const std::exception& e) {
+      log::edge().error("cannot start the edge: {}", e.what());
+      return 1;
+    }
+    admin->start();
+    std::printf("mcpgate admin: listening on %s (/healthz /readyz /metrics /status)\n",
+                net::endpoint_text(admin->endpoint()).c_str());
+  }
   std::fflush(stdout);
-  run_until_signal(io, log::edge(), [&] { edge->stop(cfg->shutdown_timeout); });
+  run_until_signal(io, log::edge(), [&] {
+    if (admin) admin->stop();
+    edge->stop(cfg->shutdown_timeout);
+  });
   log::edge().info("edge stopped");
   return 0;
 }

@@ -23,6 +23,7 @@
 #include "pki/pem.hpp"
 #include "stdio/bridge.hpp"
 #include "tunnel/connector.hpp"
+#include "observability/admin_server.hpp"
 #include "observability/audit.hpp"
 #include "observability/log.hpp"
 #include "observability/throttle.hpp"
@@ -130,6 +131,7 @@ asio::awaitable<void> accept_loop(http::worker& w, tcp::acceptor& acceptor, std:
       socket.set_option(asio::socket_base::linger(true, 0), ignored);
       socket.close(ignored);
       observability::write_access_log(log);
+      if (w.snapshot()->cfg->counting()) w.metrics().record_connection_refusal(log);
       continue;
     }
     auto session =
@@ -214,6 +216,8 @@ void gateway::start() {
     });
   }
   if (snap->cfg->tunnel.enabled) start_tunnel(snap->cfg->tunnel);
+  if (snap->cfg->admin.enabled) start_admin(*snap->cfg);
+  serving_ = true;
   schedule_certificate_poll();
   schedule_access_rebuild();
   start_health_checks();
@@ -264,6 +268,13 @@ void gateway::start_tunnel(const config::tunnel_connector& t) {
   }
   tunnel_io_ = std::make_unique<asio::io_context>(1);
   tunnel_ = std::make_unique<tunnel::connector>(*tunnel_io_, settings);
+  tunnel_->on_connected = [this](unsigned, const std::string& domain) {
+    ++tunnel_connects_;
+    std::lock_guard lock(admin_mutex_);
+    tunnel_domain_ = domain;
+    tunnel_connected_at_ = std::chrono::system_clock::now();
+  };
+  tunnel_->on_refused = [this](const std::string&) { ++tunnel_refusals_; };
   tunnel_->on_fatal = [](const std::string& why) {
     log::gateway().error("tunnel: the connector stopped for good ({}); the gateway keeps serving its listeners", why);
   };
@@ -363,6 +374,11 @@ bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& err
   const auto old = current_.load();
   std::vector<std::shared_ptr<asio::ssl::context>> new_tls;
   try {
+    const auto& admin = cfg->admin;
+    const auto& old_admin = old->cfg->admin;
+    if (admin.enabled != old_admin.enabled || (admin.enabled && admin.listen.address != old_admin.listen.address)) {
+      throw std::runtime_error("admin.listen changed: restart the gateway to apply that");
+    }
     if (cfg->tunnel != old->cfg->tunnel) {
       throw std::runtime_error("the tunnel section changed: restart the gateway to apply that (a new token needs no "
                                "restart: the connector reads tunnel.token_file on every dial)");
@@ -391,8 +407,11 @@ bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& err
     asio::post(control_, [this] { start_health_checks(); });
   } catch (const std::exception& e) {
     error = e.what();
+    record_reload(false, error);
     return false;
   }
+  record_reload(true, "");
+  if (admin_) asio::post(control_, [this, cfg] { admin_->update(cfg->admin); });
   {
     std::lock_guard lock(certificates_mutex_);
     for (std::size_t i = 0; i < slots_.size(); ++i) {
@@ -413,6 +432,7 @@ bool gateway::reload(std::shared_ptr<const config::config> cfg, std::string& err
 void gateway::shutdown(std::chrono::milliseconds timeout) {
   if (stopped_) return;
   stopped_ = true;
+  serving_ = false;  // /readyz says so while the exchanges drain
   // GOAWAY first: the edge sends new clients to other connectors while ours finish.
   if (tunnel_) asio::post(*tunnel_io_, [this, timeout] { tunnel_->stop(timeout); });
   for (std::size_t i = 0; i < workers_.size(); ++i) {
@@ -429,12 +449,16 @@ void gateway::shutdown(std::chrono::milliseconds timeout) {
       w.start_draining(timeout);
     });
   }
+  // Exchanges waiting for an issuer's keys are answered now (503), not when the fetch
+  // ends; each holds its worker's run() open until then.
+  policy_->stop_key_sources();
   for (auto& t : threads_) t.join();
   threads_.clear();
-  // The control thread stops only now: an exchange waiting for its issuer's keys (fetched
-  // there) is resumed when the fetch ends, and its worker can then finish.
+  // The control thread stops only now: stop_key_sources() resumes the waiting exchanges
+  // from there.
   control_.stop();
   if (control_thread_.joinable()) control_thread_.join();
+  if (admin_) admin_->stop();  // the control thread is gone: nothing else touches it
   if (tunnel_) {
     tunnel_io_->stop();  // the exchanges are over; what the tunnel still carries goes too
     if (tunnel_thread_.joinable()) tunnel_thread_.join();
@@ -467,6 +491,9 @@ asio::awaitable<void> gateway::check_route_health(http::snapshot_ptr snap, std::
       const bool ok = co_await http::check_upstream(route, target, *snap, why);
       if (epoch != health_epoch_.load()) co_return;
       const auto changed = set->record_check(k, ok, route.health);
+      auto& seen = upstream_health_[route.name];
+      seen.resize(targets.size());
+      seen[k] = set->healthy(k);
       if (changed && !*changed) {
         log::gateway().warn("upstream unhealthy route={} upstream={} after {} failed check(s): {}", route.name,
                             target.to_string(), route.health.unhealthy_after, why);
@@ -478,6 +505,12 @@ asio::awaitable<void> gateway::check_route_health(http::snapshot_ptr snap, std::
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
   }
+}
+
+std::vector<std::shared_ptr<asio::ssl::context>> gateway::listener_tls_contexts() const {
+  std::vector<std::shared_ptr<asio::ssl::context>> out;
+  for (const auto& slot : slots_) out.push_back(slot->tls.load());
+  return out;
 }
 
 std::size_t gateway::stdio_process_count() const { return stdio_ ? stdio_->process_count() : 0; }

@@ -4,7 +4,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
+#include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -26,6 +29,10 @@ class bridge_registry;
 }
 namespace mcpgate::tunnel {
 class connector;
+}
+namespace mcpgate::observability {
+class admin_server;
+class worker_metrics;
 }
 
 namespace mcpgate::app {
@@ -69,6 +76,16 @@ class gateway {
   // Live stdio server processes (all routes).
   std::size_t stdio_process_count() const;
 
+  // The admin listener's address (port 0 resolved); nullopt without `admin:`.
+  std::optional<boost::asio::ip::tcp::endpoint> admin_endpoint() const;
+  // A SIGHUP whose config did not load (reload() was never called): kept for /metrics and
+  // the status page's reload history, as reload() keeps its own outcomes.
+  void note_failed_reload(const std::string& error);
+  // What the admin pages say (control thread; see gateway_admin.cpp).
+  boost::asio::awaitable<std::string> metrics_text();
+  boost::asio::awaitable<std::string> status_json();
+  std::string not_ready() const;
+
  private:
   struct listener_slot;
   void schedule_certificate_poll();
@@ -83,6 +100,16 @@ class gateway {
   void ensure_stdio_bridges(const config::config& cfg);
   // `tunnel:`: a connector on a thread of its own, its streams to one of our listeners.
   void start_tunnel(const config::tunnel_connector& settings);
+  // `admin:` on the control thread, and the status page's traffic sampler.
+  void start_admin(const config::config& cfg);
+  void schedule_traffic_sample();
+  void record_reload(bool ok, std::string error);
+  // Every worker's counts added up (and the tunnel connector's live connections), copied on
+  // each worker's own thread. Control thread.
+  struct collected;
+  boost::asio::awaitable<std::shared_ptr<collected>> collect();
+  // Each listener's TLS context as loaded now (null for plain ones), by listener index.
+  std::vector<std::shared_ptr<boost::asio::ssl::context>> listener_tls_contexts() const;
 
   // Housekeeping off the data path (certificate polling, health checks, issuer key
   // fetches): its own thread and io_context. Declared first so it outlives the snapshots,
@@ -111,6 +138,35 @@ class gateway {
   std::unique_ptr<boost::asio::io_context> tunnel_io_;
   std::unique_ptr<tunnel::connector> tunnel_;
   std::thread tunnel_thread_;
+  std::atomic<std::uint64_t> tunnel_connects_{0};
+  std::atomic<std::uint64_t> tunnel_refusals_{0};  // the edge refused the token (rotated, archived, ...)
+  std::string tunnel_domain_;  // what the edge says the tunnel serves
+  std::optional<std::chrono::system_clock::time_point> tunnel_connected_at_;  // the latest connection
+
+  // Admin: the listener, and what it reports beyond the workers' counts.
+  std::unique_ptr<observability::admin_server> admin_;
+  std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
+  struct reload_event {
+    std::chrono::system_clock::time_point time;
+    bool ok = false;
+    std::string error;
+  };
+  mutable std::mutex admin_mutex_;  // the reload history (reload() runs on the caller's thread), the tunnel's domain
+  std::deque<reload_event> reloads_;  // newest first, bounded
+  std::uint64_t reloads_ok_ = 0;
+  std::uint64_t reloads_failed_ = 0;
+  std::chrono::system_clock::time_point config_loaded_at_ = started_at_;
+  std::atomic<bool> serving_{false};  // start() bound every listener, shutdown() not begun
+  // Control thread only: the status page's traffic (one sample per step), and what the
+  // health checks last said of each route's instances (by route name).
+  struct traffic_sample {
+    double time = 0;
+    std::uint64_t requests = 0, errors = 0, denied = 0;
+  };
+  std::deque<traffic_sample> traffic_;
+  traffic_sample traffic_totals_;
+  boost::asio::steady_timer traffic_timer_{control_};
+  std::map<std::string, std::vector<std::optional<bool>>> upstream_health_;
 };
 
 }  // namespace mcpgate::app

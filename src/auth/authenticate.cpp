@@ -10,7 +10,9 @@
 #include <unordered_map>
 
 #include "auth/api_key.hpp"
+#include "auth/introspection.hpp"
 #include "auth/jwt.hpp"
+#include "pki/text.hpp"
 
 namespace mcpgate::auth {
 
@@ -75,6 +77,8 @@ decision refused_token(const jwt_refusal& refusal) {
   return d;
 }
 
+decision admitted(const config::oauth_settings& oauth, const token_claims& claims);
+
 decision decide_oauth(const config::oauth_settings& oauth, std::string_view token,
                       const std::shared_ptr<const jwk_set>& jwks, std::chrono::system_clock::time_point now) {
   if (!jwks) {
@@ -86,7 +90,6 @@ decision decide_oauth(const config::oauth_settings& oauth, std::string_view toke
   const auto digest = sha256_of(token);
   const std::string cache_key(reinterpret_cast<const char*>(digest.data()), digest.size());
   auto& cache = verified_tokens();
-  token_claims claims;
   const auto hit = cache.find(cache_key);
   if (hit != cache.end() && hit->second.keys == jwks && hit->second.issuer == oauth.issuer &&
       hit->second.audience == oauth.audience) {
@@ -95,19 +98,45 @@ decision decide_oauth(const config::oauth_settings& oauth, std::string_view toke
       cache.erase(hit);
       return refused_token(*refusal);
     }
-    claims = hit->second.claims;
-  } else {
-    claim_rules rules;
-    rules.issuer = oauth.issuer;
-    rules.audiences = accepted_audiences(oauth.audience);
-    rules.leeway = leeway;
-    auto verified = verify_jwt(token, *jwks, rules, now);
-    if (!verified.claims) return refused_token(verified.refusal);
-    // Bounded: a flood of distinct valid tokens empties the cache rather than growing it.
-    if (cache.size() >= verified_token_cache_size) cache.clear();
-    cache[cache_key] = {jwks, oauth.issuer, oauth.audience, *verified.claims};
-    claims = std::move(*verified.claims);
+    return admitted(oauth, hit->second.claims);  // read in place: a hit copies nothing
   }
+  claim_rules rules;
+  rules.issuer = oauth.issuer;
+  rules.audiences = accepted_audiences(oauth.audience);
+  rules.leeway = leeway;
+  auto verified = verify_jwt(token, *jwks, rules, now);
+  if (!verified.claims) return refused_token(verified.refusal);
+  // Bounded: a flood of distinct valid tokens empties the cache rather than growing it.
+  if (cache.size() >= verified_token_cache_size) cache.clear();
+  auto& entry = cache[cache_key];
+  entry = {jwks, oauth.issuer, oauth.audience, std::move(*verified.claims)};
+  return admitted(oauth, entry.claims);
+}
+
+// A compact JWS: three base64url parts (an empty one still makes a JWT, refused later for
+// what it lacks). Anything else, a JWE's five parts included, is an opaque token.
+bool looks_like_jwt(std::string_view token) {
+  // Runs on every request with a token: plain range checks (std::isalnum consults the
+  // locale per character, a third of a cached token's whole cost).
+  int dots = 0;
+  for (const char c : token) {
+    if (c == '.') {
+      ++dots;
+    } else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+      return false;
+    }
+  }
+  return dots == 2;
+}
+
+// RFC 7662 token_type is the OAuth token type (RFC 6749 7.1): only a bearer token may be
+// presented as one (a DPoP-bound or refresh token may not).
+bool bearer_token_type(std::string_view type) {
+  return boost::beast::iequals(type, "bearer") || boost::beast::iequals(type, "access_token") ||
+         type == "urn:ietf:params:oauth:token-type:access_token";
+}
+
+decision admitted(const config::oauth_settings& oauth, const token_claims& claims) {
   decision d;
   d.who.how = identity::method::oauth;
   d.who.subject = claims.subject;
@@ -158,7 +187,8 @@ unsigned decision::status() const {
     case kind::invalid: return 401;
     case kind::forbidden: return 403;
     case kind::bad_request: return 400;
-    case kind::keys_unavailable: return 503;
+    case kind::keys_unavailable:
+    case kind::introspection_unavailable: return 503;
   }
   return 401;
 }
@@ -206,12 +236,57 @@ decision decide(const config::route& route, const presented& request, const std:
     return d;
   }
   if (!auth.oauth) return refused(decision::kind::invalid, "auth_invalid_key", "not an API key");
+  const bool jwt = looks_like_jwt(*token);
+  if (auth.oauth->introspection && (!jwt || auth.oauth->introspects_every_token())) {
+    // The bound of a JWT: no endpoint is sent more than that.
+    if (token->size() > max_token_bytes) {
+      return refused(decision::kind::invalid, "auth_invalid_token",
+                     "too_large: " + std::to_string(token->size()) + " bytes (at most " +
+                         std::to_string(max_token_bytes) + ")");
+    }
+    auto d = refused(decision::kind::introspection_unavailable, "auth_introspection_unavailable", "not introspected");
+    d.introspect = *token;
+    return d;
+  }
+  if (!jwt) return refused(decision::kind::invalid, "auth_invalid_token", "malformed: not a JWT");
   return decide_oauth(*auth.oauth, *token, jwks, now);
+}
+
+decision decide_introspected(const config::oauth_settings& oauth, const introspection_outcome& outcome,
+                             std::chrono::system_clock::time_point now) {
+  if (!outcome.response) {
+    return refused(decision::kind::introspection_unavailable, "auth_introspection_unavailable", outcome.error);
+  }
+  const auto& answer = *outcome.response;
+  const auto invalid = [](std::string detail) {
+    return refused(decision::kind::invalid, "auth_invalid_token", std::move(detail));
+  };
+  if (!answer.active) return invalid("inactive: the authorization server says the token is not active");
+  if (!answer.token_type.empty() && !bearer_token_type(answer.token_type)) {
+    return invalid("wrong_token_type: " + pki::printable(answer.token_type, 64));
+  }
+  // Optional in RFC 7662, so checked when present: a server that introspects tokens of
+  // several issuers or resources says which this one is for.
+  const auto& claims = answer.claims;
+  if (!claims.issuer.empty() && claims.issuer != oauth.issuer) {
+    return invalid("wrong_issuer: iss is not the configured issuer");
+  }
+  if (!claims.audience.empty()) {
+    const auto accepted = accepted_audiences(oauth.audience);
+    const bool named = std::any_of(claims.audience.begin(), claims.audience.end(), [&](const std::string& a) {
+      return std::find(accepted.begin(), accepted.end(), a) != accepted.end();
+    });
+    if (!named) return invalid("wrong_audience: aud does not name this resource");
+  }
+  if (auto refusal = check_times(claims, std::chrono::duration_cast<std::chrono::seconds>(oauth.leeway), false, now)) {
+    return refused_token(*refusal);
+  }
+  return admitted(oauth, claims);
 }
 
 std::string challenge(const config::route& route, const decision& d) {
   const auto& auth = route.auth;
-  if (d.verdict == decision::kind::keys_unavailable || d.verdict == decision::kind::allowed) return "";
+  if (d.status() == 503 || d.verdict == decision::kind::allowed) return "";
   if (!auth.oauth && !auth.api_keys) return "";  // client certificates only: nothing to send in a header
   if (d.reason == "auth_client_cert_required") return "";
   std::vector<std::string> params;

@@ -20,6 +20,7 @@
 namespace mcpgate::auth {
 
 struct jwk_set;
+struct introspection_outcome;
 
 // What one request presents.
 struct presented {
@@ -37,12 +38,17 @@ struct decision {
     forbidden,           // 403: a good credential not allowed here (insufficient scope, key not for this route)
     bad_request,         // 400: token in the query string, several Authorization fields
     keys_unavailable,    // 503: the issuer's keys could not be fetched yet
+    introspection_unavailable,  // 503: the introspection endpoint gave no usable answer
   };
   kind verdict = kind::missing;
   identity who;
   std::string reason;  // access log and metrics: auth_missing, auth_invalid_token, auth_insufficient_scope, ...
   std::string detail;  // for the log: "expired: exp ... 42 s in the past"; never the credential
   bool unknown_kid = false;  // invalid because the token's kid is in no key: refresh the keys and decide again
+  // Set (with verdict introspection_unavailable, so that a caller that does not ask
+  // admits no one): the token to introspect, then to decide_introspected(). Points into
+  // the request's Authorization.
+  std::string_view introspect = {};
   std::vector<std::string> missing_scopes;
 
   unsigned status() const;
@@ -57,6 +63,16 @@ struct decision {
 constexpr std::size_t verified_token_cache_size = 4096;
 decision decide(const config::route& route, const presented& request, const std::vector<config::api_key>& keys,
                 const std::shared_ptr<const jwk_set>& jwks, std::chrono::system_clock::time_point now);
+
+// Which tokens are introspected (oauth.introspection set): every token when the route has
+// no jwks_uri, else those that are not JWTs (three base64url parts); the others are
+// verified here. Without introspection a token that is not a JWT is refused.
+//
+// What the endpoint said, judged for the route: active must be true; iss, aud and
+// token_type are checked when present, exp / nbf / iat with the leeway, then the scopes as
+// for a JWT.
+decision decide_introspected(const config::oauth_settings& oauth, const introspection_outcome& outcome,
+                             std::chrono::system_clock::time_point now);
 
 // The WWW-Authenticate value for a refusal ("" when the refusal has none: 403 for a
 // client certificate, 503).

@@ -171,6 +171,10 @@ std::string seconds_text(std::int64_t s) { return std::to_string(s) + " s"; }
 
 }  // namespace
 
+bool read_token_claims(const boost::json::object& o, token_claims& c, std::string& why) {
+  return read_claims(o, c, why);
+}
+
 decode_result decode_jwt(std::string_view compact) {
   if (compact.size() > max_token_bytes) {
     return refuse("too_large", std::to_string(compact.size()) + " bytes (at most " + std::to_string(max_token_bytes) + ")");

@@ -17,6 +17,10 @@
 
 typedef struct evp_pkey_st EVP_PKEY;
 
+namespace boost::json {
+class object;
+}
+
 namespace mcpgate::auth {
 
 // Signature algorithms accepted. HMAC (HS*) and "none" are never accepted: a resource
@@ -70,6 +74,10 @@ struct token_claims {
   std::optional<std::int64_t> expires_at, not_before, issued_at;  // seconds since the epoch
   std::string jwt_id;                 // jti
 };
+
+// The claims above from a JSON object (a JWT payload, an RFC 7662 introspection answer);
+// false, with `why`, when one has the wrong type.
+bool read_token_claims(const boost::json::object& o, token_claims& c, std::string& why);
 
 // A token split and decoded but not yet trusted.
 struct decoded_jwt {

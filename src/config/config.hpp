@@ -223,6 +223,16 @@ struct health_check {
 
 // `auth: { oauth: ... }`: the gateway is the OAuth 2.1 resource server of the route
 // (MCP authorization spec): JWT access tokens checked with the issuer's keys.
+// `oauth.introspection`: opaque tokens checked by the authorization server (RFC 7662).
+struct introspection_settings {
+  std::string endpoint;       // https URL of the introspection endpoint
+  std::string client_id;      // the gateway's own client at the authorization server
+  std::string client_secret;  // never logged, never in the config summary
+  std::string secret_source;  // "file <path>" or "env <NAME>": what messages name instead
+  duration cache = 60s;       // how long an answer is reused (0 = never; at most 5m)
+  duration timeout = 5s;      // one introspection request, connect to last byte
+};
+
 struct oauth_settings {
   std::string issuer;     // https URL; tokens' `iss` must equal it
   std::string audience;   // the route's public URL: tokens' `aud` must name it; the metadata's `resource`
@@ -236,6 +246,10 @@ struct oauth_settings {
   std::vector<net::ip_prefix> allowed_ips;
   duration refresh_interval = 1h;
   std::string resource_name;  // optional human name in the protected resource metadata
+  // Set: tokens that are not JWTs are introspected; without jwks_uri, every token is (and
+  // no keys are fetched).
+  std::optional<introspection_settings> introspection;
+  bool introspects_every_token() const { return introspection && jwks_uri.empty(); }
   // Where the keys come from, as one string: routes with equal ones share one key cache.
   std::string key_source_identity() const;
 };
@@ -369,6 +383,29 @@ struct session_affinity {
   std::string key_file;
 };
 
+// `admin:`: a listener of its own for operators and monitoring: /healthz, /readyz,
+// /metrics (Prometheus), /status (HTML) and /status.json. Off unless configured.
+struct admin_settings {
+  bool enabled = false;
+  listener listen = loopback_admin();
+  // Clients allowed to ask (the socket peer; no proxy is believed here). Empty: any peer,
+  // which the loader allows only on a loopback address.
+  std::vector<net::ip_prefix> allow;
+  // SHA-256 of the bearer key every request must carry (`mcpgate api-key hash`); unset: none.
+  std::optional<std::array<std::uint8_t, 32>> key_sha256;
+  // Per-worker counters on the data path. Off: /metrics serves only what needs no
+  // counting (config, certificates, health), the status page shows no traffic.
+  bool metrics = true;
+
+  static listener loopback_admin() {
+    listener l;
+    l.address = "127.0.0.1:9901";
+    l.bind_host = "127.0.0.1";
+    l.port = 9901;
+    return l;
+  }
+};
+
 // `tunnel:`: the gateway dials out to a self-hosted edge (mcpgate edge) and serves the
 // streams it carries, as `mcpgate connect` does in a process of its own.
 struct tunnel_connector {
@@ -387,6 +424,7 @@ struct tunnel_connector {
 
 struct config {
   std::string source;        // file the config came from ("" for strings in tests)
+  std::string sha256;        // of the text it was read from (hex): which config is running
   std::string listen_addr;   // Anthropic key, kept as written
   std::vector<listener> listeners;  // listen_addr (as a ws listener) + `listeners:` entries
   log_level level = log_level::info;
@@ -408,7 +446,10 @@ struct config {
   struct session_affinity session_affinity;
   tunnel_connector tunnel;
   std::vector<api_key> api_keys;
+  admin_settings admin;
   unsigned workers = 0;       // 0 = one per core
+  // Whether the data path counts for /metrics and the status page.
+  bool counting() const { return admin.enabled && admin.metrics; }
 };
 
 // ":PORT": every interface, IPv4 and IPv6.
@@ -422,6 +463,7 @@ inline listener all_interfaces(std::uint16_t port) {
 // `mcpgate edge --config edge.yaml`: the public side of a self-hosted tunnel.
 struct edge_config {
   std::string source;
+  std::string sha256;  // of the text it was read from (hex)
   // Only address, bind_host and port apply: the edge's listeners have no modes or rules.
   listener listen = all_interfaces(443);             // public clients (TLS passed through, never terminated)
   listener connector_listen = all_interfaces(7844);  // connectors (TLS 1.3 with the edge's own certificate)
@@ -442,6 +484,7 @@ struct edge_config {
   unsigned ping_misses = 2;
   duration connector_handshake_timeout = 10s;
   unsigned stream_open_attempts = 3;  // connections tried for one client before it is closed
+  admin_settings admin;
 };
 
 const char* to_string(log_level level);

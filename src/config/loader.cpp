@@ -58,12 +58,14 @@ constexpr std::uintmax_t max_file_bytes = 4 * 1024 * 1024;
 
 const key_list top_keys{"listen_addr", "log_level", "log_format", "log_file", "access_log_file",
                         "shutdown_timeout", "tunnel_domain", "tls", "routes", "upstream", "listeners", "limits",
-                        "workers", "trusted_proxies", "ip_sets", "audit", "session_affinity", "tunnel", "api_keys"};
+                        "workers", "trusted_proxies", "ip_sets", "audit", "session_affinity", "tunnel", "api_keys",
+                        "admin"};
+const key_list admin_keys{"listen", "allow", "key_sha256", "metrics"};
 const key_list session_affinity_keys{"key_file"};
 const key_list tunnel_keys{"edge", "token_file", "edge_ca", "server_name", "connections", "listener"};
 const key_list edge_keys{"listen", "connector_listen", "tls", "base_domain", "registry", "log_level",
                          "shutdown_timeout", "client_hello_timeout", "max_client_hello_bytes",
-                         "allowed_client_ips", "connectors"};
+                         "allowed_client_ips", "connectors", "admin"};
 const key_list edge_connector_keys{"stream_window", "connection_window", "ping_interval", "ping_misses",
                                    "handshake_timeout", "stream_open_attempts"};
 const key_list health_check_keys{"path", "interval", "timeout", "unhealthy_after", "healthy_after"};
@@ -80,7 +82,9 @@ const key_list name_rule_keys{"allow", "deny", "dry_run"};
 const key_list name_pattern_keys{"name", "scope", "subject", "client_id", "key", "client_cert"};
 const key_list route_auth_keys{"oauth", "api_keys", "client_cert", "pass_authorization"};
 const key_list oauth_keys{"issuer", "audience", "jwks_uri", "scopes", "leeway", "ca_file", "allowed_ips",
-                          "refresh_interval", "resource_name"};
+                          "refresh_interval", "resource_name", "introspection"};
+const key_list introspection_keys{"endpoint", "client_id", "client_secret_file", "client_secret_env", "cache",
+                                  "timeout"};
 const key_list client_cert_rule_keys{"names"};
 const key_list upstream_auth_keys{"header", "value_file", "value_env", "prefix"};
 const key_list api_key_keys{"name", "sha256", "routes", "tools"};
@@ -324,6 +328,7 @@ class loader {
   loader(std::string file, const overrides& over) : file_(std::move(file)), over_(over) { cfg_.source = file_; }
 
   load_result run(std::string_view text) {
+    cfg_.sha256 = auth::to_hex(auth::sha256_of(text));
     try {
       walk(text);
     } catch (const std::exception& e) {
@@ -429,6 +434,7 @@ class loader {
  public:
   edge_load_result run_edge(std::string_view text) {
     edge_.source = file_;
+    edge_.sha256 = auth::to_hex(auth::sha256_of(text));
     try {
       walk_edge(text);
     } catch (const std::exception& e) {
@@ -462,6 +468,8 @@ class loader {
             if (!domain) error(v, k, why);
             else edge_.base_domain = *domain;
           }
+        } else if (k == "admin") {
+          admin(v, edge_.admin);
         } else if (k == "registry") {
           if (auto p = read_string(v, k)) edge_.registry = *p;
         } else if (k == "log_level") {
@@ -569,6 +577,8 @@ class loader {
       tunnel(v);
     } else if (k == "api_keys") {
       api_keys(v);
+    } else if (k == "admin") {
+      admin(v, cfg_.admin);
     } else if (k == "session_affinity") {
       if (expect_map(v, k)) {
         for (const entry& a : entries(v, k, session_affinity_keys)) {
@@ -1751,6 +1761,9 @@ class loader {
         } else {
           ok = false;
         }
+      } else if (e.key == "introspection") {
+        if (auto i = read_introspection(v, key_path)) out.introspection = std::move(*i);
+        else ok = false;
       }
     }
     for (const char* required : {"issuer", "audience"}) {
@@ -1764,6 +1777,99 @@ class loader {
       }
     }
     if (!ok) return std::nullopt;
+    return out;
+  }
+
+  // A credential the config points to: the content of file `name` (from_file) or of
+  // environment variable `name`. `source` becomes "file <name>" / "env <name>", what
+  // messages show instead of the value.
+  std::optional<std::string> read_secret(const YAML::Node& at, const std::string& key_path, bool from_file,
+                                         const std::string& name, std::string& source) {
+    source = (from_file ? "file " : "env ") + name;
+    if (!from_file) {
+      const char* value = std::getenv(name.c_str());
+      if (!value) {
+        error(at, key_path, "environment variable " + quote(name) + " is not set");
+        return std::nullopt;
+      }
+      return std::string(value);
+    }
+    std::string content;
+    try {
+      // A credential is short; the bound keeps a mistaken path (/dev/zero, a log) out.
+      content = pki::read_file(name, 64 * 1024);
+    } catch (const std::exception& failure) {
+      error(at, key_path, failure.what());
+      return std::nullopt;
+    }
+    // A secrets file usually ends with a newline that is not part of the value.
+    while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) content.pop_back();
+    return content;
+  }
+
+  std::optional<introspection_settings> read_introspection(const YAML::Node& node, const std::string& path) {
+    if (!expect_map(node, path)) return std::nullopt;
+    introspection_settings out;
+    bool ok = true;
+    std::optional<std::string> secret;
+    for (const entry& e : entries(node, path, introspection_keys)) {
+      const std::string key_path = join(path, e.key);
+      const YAML::Node& v = e.value;
+      if (e.key == "endpoint") {
+        if (auto url = read_url(v, key_path, true, "https://auth.example.com/oauth2/introspect")) out.endpoint = *url;
+        else ok = false;
+      } else if (e.key == "client_id") {
+        auto text = read_string(v, key_path);
+        if (text && (text->empty() || text->find_first_of("\r\n") != std::string::npos)) {
+          error(v, key_path, "the client_id must be a non-empty line");
+          text.reset();
+        }
+        if (text) out.client_id = *text;
+        else ok = false;
+      } else if (e.key == "cache" || e.key == "timeout") {
+        const bool cache = e.key == "cache";  // 0 turns the cache off; a timeout of 0 makes no sense
+        auto d = cache ? read_duration(v, key_path) : read_positive_duration(v, key_path);
+        const duration most = cache ? duration(std::chrono::minutes(5)) : duration(std::chrono::seconds(30));
+        if (d && *d > most) {
+          error(v, key_path, cache ? "at most 5m (a revoked token stays usable until its cached answer expires)"
+                                   : "at most 30s (requests wait for it)");
+          d.reset();
+        }
+        if (d) (cache ? out.cache : out.timeout) = *d;
+        else ok = false;
+      } else if (secret) {
+        error(v, key_path, "give client_secret_file or client_secret_env, not both");
+        ok = false;
+      } else if (auto name = read_string(v, key_path)) {
+        secret = read_secret(v, key_path, e.key == "client_secret_file", *name, out.secret_source);
+        if (!secret) {
+          ok = false;
+          secret = std::string();
+        } else if (secret->empty()) {
+          error(v, key_path, "the client secret from " + out.secret_source + " is empty");
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+    }
+    if (!node_has_key(node, "endpoint")) {
+      // Not taken from the issuer's metadata: the endpoint receives every token, so the
+      // operator names it.
+      error(node, join(path, "endpoint"),
+            "missing required key \"endpoint\" (the authorization server's RFC 7662 introspection endpoint)");
+      ok = false;
+    }
+    if (!node_has_key(node, "client_id")) {
+      error(node, join(path, "client_id"), "missing required key \"client_id\" (the gateway's client at the issuer)");
+      ok = false;
+    }
+    if (!secret) {
+      error(node, path, "missing client_secret_file or client_secret_env (the endpoint authenticates the gateway)");
+      ok = false;
+    }
+    if (!ok) return std::nullopt;
+    out.client_secret = std::move(*secret);
     return out;
   }
 
@@ -1794,30 +1900,12 @@ class loader {
       } else if (secret) {
         error(e.value, key_path, "give value_file or value_env, not both");
         ok = false;
-      } else if (e.key == "value_file") {
-        out.source = "file " + *text;
-        std::string content;
-        try {
-          // A credential is short; the bound keeps a mistaken path (/dev/zero, a log) out.
-          content = pki::read_file(*text, 64 * 1024);
-        } catch (const std::exception& failure) {
-          error(e.value, key_path, failure.what());
-          ok = false;
-          continue;
-        }
-        // A secrets file usually ends with a newline that is not part of the value.
-        while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) content.pop_back();
-        secret = std::move(content);
-      } else {  // value_env
-        out.source = "env " + *text;
-        const char* value = std::getenv(text->c_str());
-        if (!value) {
-          error(e.value, key_path, "environment variable " + quote(*text) + " is not set");
+      } else {
+        secret = read_secret(e.value, key_path, e.key == "value_file", *text, out.source);
+        if (!secret) {
           ok = false;
           secret = std::string();
-          continue;
         }
-        secret = value;
       }
     }
     if (!secret) {
@@ -1835,6 +1923,53 @@ class loader {
     }
     if (!ok) return std::nullopt;
     return out;
+  }
+
+  // `admin:` alone: 127.0.0.1:9901, any local client, metrics on.
+  void admin(const YAML::Node& node, admin_settings& out) {
+    out.enabled = true;
+    if (node.IsNull()) return;
+    if (!expect_map(node, "admin")) return;
+    const YAML::Node* listen_node = nullptr;
+    for (const entry& e : entries(node, "admin", admin_keys)) {
+      const std::string path = join("admin", e.key);
+      if (e.key == "listen") {
+        listen_node = &e.value;
+        if (auto l = read_address(e.value, path)) out.listen = std::move(*l);
+      } else if (e.key == "allow") {
+        if (auto prefixes = prefix_list(e.value, path, "[127.0.0.1, 10.1.2.0/24]", "lets anyone read the admin pages")) {
+          out.allow = std::move(*prefixes);
+        }
+      } else if (e.key == "key_sha256") {
+        auto s = read_string(e.value, path);
+        auto digest = s ? parse_sha256(*s) : std::nullopt;
+        if (digest) {
+          out.key_sha256 = *digest;
+        } else if (s) {
+          error(e.value, path,
+                "expected the admin key's SHA-256 as 64 hex digits (echo -n KEY | mcpgate api-key hash), got " +
+                    std::to_string(s->size()) + " characters");
+        }
+      } else if (e.key == "metrics") {
+        if (auto b = read_bool(e.value, path)) out.metrics = *b;
+      }
+    }
+    // Closed by default: the status page names upstreams, clients and certificates.
+    if (!is_loopback_host(out.listen.bind_host) && out.allow.empty() && !out.key_sha256) {
+      error(listen_node ? *listen_node : node, listen_node ? "admin.listen" : "admin",
+            "the admin listener on " + quote(out.listen.address) +
+                " is reachable beyond this host: set admin.allow (the networks that may ask) or admin.key_sha256 "
+                "(a bearer key), or listen on 127.0.0.1");
+    }
+  }
+
+  static bool is_loopback_host(const std::string& host) {
+    if (host == "localhost") return true;
+    const auto address = net::ip_prefix::parse(host);  // a bare address: a /32 or /128
+    if (!address) return false;
+    const auto loopback = net::loopback_prefixes();
+    return std::any_of(loopback.begin(), loopback.end(),
+                       [&](const net::ip_prefix& p) { return p.contains(address->network()); });
   }
 
   void api_keys(const YAML::Node& node) {
@@ -2537,6 +2672,10 @@ std::string route_line(const route& r) {
         out += ", scopes";
         for (const auto& scope : r.auth.oauth->scopes) out += " " + scope;
       }
+      // The secret's source only, as for upstream_auth.
+      if (const auto& i = r.auth.oauth->introspection) {
+        out += ", introspection " + i->endpoint + " as " + i->client_id + " (secret from " + i->secret_source + ")";
+      }
       out += ")";
     }
     if (r.auth.api_keys) out += " api_keys";
@@ -2599,6 +2738,15 @@ std::string summarize(const config& cfg) {
     out << "audit: " << (cfg.audit.file.empty() || cfg.audit.file == "-" ? std::string("stdout") : cfg.audit.file)
         << ", arguments " << (cfg.audit.log_arguments ? "logged (max " + format_size(cfg.audit.max_argument_bytes) + ")" : std::string("not logged"))
         << "\n";
+  }
+  if (cfg.admin.enabled) {
+    out << "admin: " << cfg.admin.listen.address << " (/healthz /readyz /metrics /status), metrics "
+        << (cfg.admin.metrics ? "on" : "off");
+    if (!cfg.admin.allow.empty()) {
+      out << ", allow";
+      for (const auto& p : cfg.admin.allow) out << " " << p.to_string();
+    }
+    out << (cfg.admin.key_sha256 ? ", key required" : "") << "\n";
   }
   if (!cfg.api_keys.empty()) {
     out << "api_keys:";

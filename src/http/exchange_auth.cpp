@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "auth/authenticate.hpp"
+#include "auth/introspection.hpp"
 #include "auth/jwt.hpp"
 #include "auth/key_source.hpp"
 #include "http/proxy_session.hpp"
@@ -30,6 +31,8 @@ std::string_view message_for(const auth::decision& d) {
                                                : "Bad request: malformed Authorization";
     case auth::decision::kind::keys_unavailable:
       return "Service unavailable: the authorization server's keys could not be fetched";
+    case auth::decision::kind::introspection_unavailable:
+      return "Service unavailable: the authorization server could not check the token";
     case auth::decision::kind::allowed: break;
   }
   return "";
@@ -57,8 +60,23 @@ asio::awaitable<std::optional<bool>> downstream_session::authenticate(const runt
   if (decision.unknown_kid && source) {
     // The issuer may have rotated its keys; the source refetches at most every few seconds
     // however many tokens name unknown kids.
-    keys = co_await source->refresh_for_unknown_kid();
-    decision = auth::decide(route, request, snap.cfg->api_keys, keys, std::chrono::system_clock::now());
+    const auto refreshed = co_await source->refresh_for_unknown_kid();
+    if (refreshed.stopped) {
+      decision = auth::decision{};
+      decision.verdict = auth::decision::kind::keys_unavailable;
+      decision.reason = "auth_keys_unavailable";
+      decision.detail = "shutting down";
+    } else {
+      decision = auth::decide(route, request, snap.cfg->api_keys, refreshed.keys, std::chrono::system_clock::now());
+    }
+  }
+  if (!decision.introspect.empty()) {
+    // Opaque token: the worker's cache, else the authorization server (this coroutine
+    // waits; the worker goes on with other exchanges). No introspector: stays 503.
+    if (const auto* introspector = snap.introspector_of(route)) {
+      const auto outcome = co_await introspector->introspect(std::string(decision.introspect));
+      decision = auth::decide_introspected(*route.auth.oauth, outcome, std::chrono::system_clock::now());
+    }
   }
   log.caller = decision.who.label();
   if (decision.verdict == auth::decision::kind::allowed) {

@@ -52,7 +52,7 @@ void policy_state::set_control_executor(boost::asio::any_io_executor executor) {
 
 std::shared_ptr<running_key_source> policy_state::key_source(const config::oauth_settings& oauth) {
   std::lock_guard lock(mutex_);
-  if (!control_) return nullptr;
+  if (!control_ || key_sources_stopped_) return nullptr;
   std::erase_if(key_sources_, [](const auto& entry) { return entry.second.expired(); });
   auto& slot = key_sources_[oauth.key_source_identity()];
   if (auto existing = slot.lock()) return existing;
@@ -67,6 +67,14 @@ std::shared_ptr<running_key_source> policy_state::key_source(const config::oauth
   made->source->start();
   slot = made;
   return made;
+}
+
+void policy_state::stop_key_sources() {
+  std::lock_guard lock(mutex_);
+  key_sources_stopped_ = true;
+  for (const auto& [identity, weak] : key_sources_) {
+    if (auto running = weak.lock(); running && running->source) running->source->stop();
+  }
 }
 
 const std::string& policy_state::process_affinity_key() {

@@ -55,6 +55,9 @@ class policy_state {
   // shared by routes and kept across reloads while the settings stay the same. Null
   // without a control executor.
   std::shared_ptr<running_key_source> key_source(const config::oauth_settings& oauth);
+  // Shutdown, while the workers still run: stops every key source (the exchanges waiting
+  // for keys are answered 503 and their workers can finish); later snapshots get none.
+  void stop_key_sources();
   std::shared_ptr<decision_counter> counter(const std::string& rule);
   // The limiter for `spec`: the same object as long as the rule keeps its place and its
   // parameters (a changed rule starts with full buckets). Limiters no snapshot uses any
@@ -76,6 +79,7 @@ class policy_state {
   std::string affinity_key_;
   std::optional<boost::asio::any_io_executor> control_;
   std::map<std::string, std::weak_ptr<running_key_source>> key_sources_;
+  bool key_sources_stopped_ = false;
 };
 
 }  // namespace mcpgate::http

@@ -328,6 +328,7 @@ asio::awaitable<bool> downstream_session::accept_websocket() {
   auto finish = [&] {
     log.duration = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started);
     observability::write_access_log(log);
+    if (snap->cfg->counting()) worker_.metrics().record_exchange(log, std::nullopt);
   };
   if (parser.is_header_done()) {
     const auto& h = parser.get();
@@ -422,6 +423,7 @@ bool downstream_session::listener_admits(const runtime_snapshot& snap) {
     log.reason = "ip_denied";
     log.rule = std::move(*refused);
     observability::write_access_log(log);
+    if (snap.cfg->counting()) worker_.metrics().record_connection_refusal(log);
     return false;
   }
   const auto per_client = snap.cfg->listeners[listener_index_].max_connections_per_client;
@@ -434,6 +436,7 @@ bool downstream_session::listener_admits(const runtime_snapshot& snap) {
   log.reason = "client_connection_limit";
   log.rule = connections_->where() + ".max_connections_per_client";
   observability::write_access_log(log);
+  if (snap.cfg->counting()) worker_.metrics().record_connection_refusal(log);
   return false;
 }
 
@@ -464,6 +467,7 @@ asio::awaitable<bool> downstream_session::handshake() {
     // Anyone who can reach the port can fail handshakes (scanners): throttled.
     observability::log_throttled(log::http(), spdlog::level::info, "tls handshake failed",
                                  "tls handshake failed: {} client={}", ec.message(), client_ip_);
+    if (snap->cfg->counting()) worker_.metrics().tls_handshake_failed();
     co_return false;
   }
   co_return true;
@@ -499,10 +503,12 @@ asio::awaitable<bool> downstream_session::serve_exchange() {
   log.client = client_ip_;
   log.peer = peer_ip_;
   mcp_exchange mcp;
+  upstream_header_time_.reset();
   auto finish = [&] {
     log.duration = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started);
     observability::write_access_log(log);
     if (mcp.request && observability::audit_enabled()) write_audit_records(*snap, mcp, log);
+    if (snap->cfg->counting()) worker_.metrics().record_exchange(log, upstream_header_time_);
     ++worker_.stats().exchanges;
   };
 
@@ -891,6 +897,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
 
   std::optional<bhttp::response_parser<bhttp::buffer_body>> res_parser;
   error_code ec;
+  const auto asked = clock::now();
   for (;;) {
     res_parser.emplace();
     res_parser->header_limit(limits.max_response_header_bytes);
@@ -903,6 +910,7 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     // its 100-continue from the gateway.
     if (ec || res_parser->get().result_int() >= 200 || res_parser->get().result_int() == 101) break;
   }
+  if (!ec) upstream_header_time_ = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - asked);
   if (client_gone_) {
     log.reason = "client_disconnected";
     co_return false;
@@ -972,6 +980,14 @@ asio::awaitable<bool> downstream_session::proxy(const runtime_snapshot& snap, co
     co_return keep;
   }
   const bool sse = is_event_stream(up_res);
+  // Open SSE streams (a gauge): counted while this exchange relays one.
+  struct sse_gauge {
+    observability::worker_metrics* metrics;
+    ~sse_gauge() {
+      if (metrics) metrics->sse_ended();
+    }
+  } sse_counted{sse && snap.cfg->counting() ? &worker_.metrics() : nullptr};
+  if (sse_counted.metrics) sse_counted.metrics->sse_started();
   // A route mounted under a stripped prefix: the legacy SSE transport's endpoint events
   // name the upstream's paths and are rewritten to go through the prefix. The stream's
   // length then changes: it goes out chunked (close-delimited to HTTP/1.0 clients).

@@ -193,6 +193,8 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   bool watching_ = false;
   std::chrono::steady_clock::time_point watch_due_{};  // zero: nothing to arm
   upstream_connection* current_upstream_ = nullptr;  // while an exchange uses one
+  // This exchange's wait for the upstream's response header (metrics), once it came.
+  std::optional<std::chrono::microseconds> upstream_header_time_;
 };
 
 }  // namespace mcpgate::http

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "auth/introspection.hpp"
 #include "http/upstream_set.hpp"
 
 #include "net/tls_context.hpp"
@@ -48,7 +49,11 @@ runtime_snapshot::runtime_snapshot(std::shared_ptr<const config::config> config,
     auto& limits = route_rate_limits.emplace_back();
     for (const auto& spec : r.rate_limits) limits.push_back({&spec, policy->limiter(spec), policy->counter(spec.where)});
     route_upstreams.push_back(r.instances.empty() ? nullptr : policy->upstreams(r));
-    route_key_sources.push_back(r.auth.oauth ? policy->key_source(*r.auth.oauth) : nullptr);
+    // A route that introspects every token has no keys to fetch.
+    const auto& oauth = r.auth.oauth;
+    route_key_sources.push_back(oauth && !oauth->introspects_every_token() ? policy->key_source(*oauth) : nullptr);
+    route_introspectors.push_back(oauth && oauth->introspection ? std::make_shared<const auth::introspector>(*oauth)
+                                                                : nullptr);
     parse_header_limit = std::max(parse_header_limit, header_limit_of(r));
     parse_body_limit = std::max(parse_body_limit, body_limit_of(r));
   }

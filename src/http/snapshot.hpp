@@ -16,6 +16,10 @@
 #include "http/router.hpp"
 #include "net/ip_prefix.hpp"
 
+namespace mcpgate::auth {
+class introspector;
+}
+
 namespace mcpgate::stdio {
 class bridge_registry;
 }
@@ -80,6 +84,11 @@ struct runtime_snapshot {
   auth::key_source* key_source_of(const config::route& route) const {
     const auto& running = route_key_sources[index_of(route)];
     return running ? running->source.get() : nullptr;
+  }
+  // Routes with oauth.introspection: their endpoint (by index in cfg->routes; else null).
+  std::vector<std::shared_ptr<const auth::introspector>> route_introspectors;
+  const auth::introspector* introspector_of(const config::route& route) const {
+    return route_introspectors[index_of(route)].get();
   }
   std::uint64_t generation;
 };

@@ -5,7 +5,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -16,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/snapshot.hpp"
+#include "net/resolve.hpp"
 #include "stdio/bridge.hpp"
 #include "observability/log.hpp"
 #include "observability/throttle.hpp"
@@ -72,31 +72,12 @@ asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const co
   const auto deadline = std::chrono::steady_clock::now() + connect_timeout.value_or(route.timeouts.connect);
   dial_outcome out;
 
-  std::vector<tcp::endpoint> endpoints;
-  error_code ec;
-  const auto literal = asio::ip::make_address(target.host, ec);
-  const bool host_is_ip = !ec;
-  if (host_is_ip) {
-    endpoints.emplace_back(literal, target.port);
-  } else {
-    tcp::resolver resolver(ex);
-    asio::steady_timer watchdog(ex, deadline);
-    bool timed_out = false;
-    watchdog.async_wait([&](error_code wec) {
-      if (!wec) {
-        timed_out = true;
-        resolver.cancel();
-      }
-    });
-    auto [rec, results] = co_await resolver.async_resolve(target.host, std::to_string(target.port), nothrow);
-    watchdog.cancel();
-    if (rec) {
-      out.status = timed_out ? 504 : 502;
-      out.reason = timed_out ? "upstream_connect_timeout" : "upstream_dns_failed";
-      out.detail = "resolving " + target.host + ": " + rec.message();
-      co_return out;
-    }
-    for (const auto& r : results) endpoints.push_back(r.endpoint());
+  auto [endpoints, rec, timed_out] = co_await net::resolve(target.host, target.port, deadline);
+  if (rec) {
+    out.status = timed_out ? 504 : 502;
+    out.reason = timed_out ? "upstream_connect_timeout" : "upstream_dns_failed";
+    out.detail = "resolving " + target.host + ": " + rec.message();
+    co_return out;
   }
 
   if (snap.allowed_upstreams) {
@@ -124,6 +105,7 @@ asio::awaitable<dial_outcome> dial_upstream(const config::route& route, const co
     out.detail = "connecting to " + target.to_string() + ": " + cec.message();
     co_return out;
   }
+  error_code ec;
   tcp_stream.socket().set_option(tcp::no_delay(true), ec);
 
   if (!target.tls()) {

@@ -14,6 +14,7 @@
 
 #include "http/snapshot.hpp"
 #include "http/upstream.hpp"
+#include "observability/metrics.hpp"
 
 namespace mcpgate::http {
 
@@ -35,6 +36,8 @@ class worker {
   boost::asio::io_context& io() { return io_; }
   upstream_pool& pool() { return pool_; }
   worker_stats& stats() { return stats_; }
+  // This thread's counts for /metrics (see observability/metrics.hpp); collected by posting.
+  observability::worker_metrics& metrics() { return metrics_; }
   snapshot_ptr snapshot() const { return current_.load(std::memory_order_acquire); }
 
   // Draining: no new exchanges start; idle keep-alive sessions close now, busy ones
@@ -57,6 +60,7 @@ class worker {
   boost::asio::io_context io_{1};  // concurrency hint 1: one thread runs it
   upstream_pool pool_;
   worker_stats stats_;
+  observability::worker_metrics metrics_;
   bool draining_ = false;
   std::optional<boost::asio::steady_timer> drain_deadline_;
   boost::asio::steady_timer tick_{io_};

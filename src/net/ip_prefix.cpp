@@ -166,13 +166,23 @@ std::vector<ip_prefix> parse_all(std::initializer_list<const char*> texts) {
 
 std::vector<ip_prefix> rfc1918_prefixes() { return parse_all({"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}); }
 std::vector<ip_prefix> loopback_prefixes() { return parse_all({"127.0.0.0/8", "::1/128"}); }
-std::vector<ip_prefix> special_purpose_prefixes() {
+bool is_special_purpose(const ip::address& address) {
   // IPv4 ranges are stored IPv4-mapped, so "10.0.0.0/8" also covers ::ffff:10.0.0.0/104.
-  return parse_all({"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-                    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
-                    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4", "::/96",
-                    "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "2002::/16",
-                    "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8"});
+  static const ip_prefix_set special(parse_all(
+      {"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
+       "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+       "224.0.0.0/4", "240.0.0.0/4", "::/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32",
+       "2002::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8"}));
+  // RFC 6052: a NAT64 gateway forwards 64:ff9b::a.b.c.d to a.b.c.d, so that address is the
+  // one to judge (an IPv6-only host reaches every public IPv4 issuer this way).
+  static const ip_prefix nat64 = *ip_prefix::parse("64:ff9b::/96");
+  auto bytes = to_bytes(address);
+  if (nat64.contains(bytes)) {
+    ip::address_v4::bytes_type v4{};
+    std::copy(bytes.begin() + 12, bytes.end(), v4.begin());
+    bytes = mapped(ip::address_v4(v4));
+  }
+  return special.contains(bytes);
 }
 
 }  // namespace mcpgate::net

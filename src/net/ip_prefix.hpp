@@ -79,11 +79,12 @@ class ip_prefix_set {
 std::vector<ip_prefix> rfc1918_prefixes();
 // 127.0.0.0/8 and ::1: the default trusted proxies (a cloudflared next to the gateway).
 std::vector<ip_prefix> loopback_prefixes();
-// Every address that is not a public unicast one (RFC 6890 and friends): loopback,
-// private, shared (CGNAT), link-local, multicast, reserved, documentation, unique-local,
-// IPv4-compatible, NAT64 and 6to4 forms (which may embed any IPv4 address). IPv4-mapped
-// forms are covered by the IPv4 ranges themselves (see ip_bytes). A fetch the gateway makes on its own
-// (an OAuth issuer's keys) must not land here unless the operator says so (SSRF).
-std::vector<ip_prefix> special_purpose_prefixes();
+// Whether `address` is not a public unicast one (RFC 6890 and friends): loopback, private,
+// shared (CGNAT), link-local, multicast, reserved, broadcast, documentation, unique-local,
+// IPv4-compatible, 6to4 and Teredo (which may embed any IPv4 address), and IPv4-mapped
+// forms of all of these. A NAT64 address (64:ff9b::/96) is judged by the IPv4 address it
+// embeds. A fetch the gateway makes on its own (an OAuth issuer's keys) must not land on
+// such an address unless the operator says so (SSRF).
+bool is_special_purpose(const boost::asio::ip::address& address);
 
 }  // namespace mcpgate::net

@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <unordered_map>
 #include <vector>
@@ -13,12 +14,15 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "net/ip_prefix.hpp"
 #include "net/listen.hpp"
 #include "net/tls_context.hpp"
+#include "observability/metrics.hpp"
 #include "observability/throttle.hpp"
+#include "pki/pem.hpp"
 #include "tunnel/client_hello.hpp"
 #include "tunnel/h2_link.hpp"
 #include "tunnel/handshake.hpp"
@@ -55,8 +59,11 @@ int select_tunnel_alpn(SSL*, const unsigned char** out, unsigned char* outlen, c
 // Why a client was closed without being forwarded. The client port is open to the whole
 // internet (scanners, clients of tunnels long gone): one line a second per reason, with a
 // count of those held back.
+// `counts`: the edge's clients closed by reason (/metrics), counted whether logged or not.
 template <class... Args>
-void client_closed(std::string_view reason, fmt::format_string<Args...> format, Args&&... args) {
+void client_closed(std::map<std::string, std::uint64_t>& counts, std::string_view reason,
+                   fmt::format_string<Args...> format, Args&&... args) {
+  ++counts[std::string(reason)];
   std::string key = "edge-client-";
   key += reason;
   observability::log_throttled(log::edge(), spdlog::level::info, key, format, std::forward<Args>(args)...);
@@ -89,12 +96,19 @@ struct edge_server::state : std::enable_shared_from_this<state> {
   tcp::acceptor client_acceptor;
   tcp::acceptor connector_acceptor;
   asio::steady_timer poll_timer;
+  std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
   std::shared_ptr<asio::ssl::context> connector_tls;
   registry registry_db;
   net::ip_prefix_set allowed_clients;
   std::unordered_map<std::string, std::string> tunnel_of_domain;  // live tunnels: domain -> id
   std::unordered_map<std::string, tunnel_links> live;             // id -> its connector connections
   bool stopping = false;
+  // For /metrics and /status.json (this thread only, like everything here).
+  std::map<std::string, std::uint64_t> closed_clients;      // clients closed without a stream, by reason
+  std::map<std::string, std::uint64_t> connector_refusals;  // connector handshakes refused, by verdict
+  std::map<std::string, std::uint64_t> connector_connects;  // by tunnel id
+  std::map<std::string, std::uint64_t> streams_opened;      // client connections forwarded, by tunnel id
+  std::map<const h2_link*, std::pair<std::string, std::chrono::system_clock::time_point>> link_info;  // remote, since
 
   void refresh_domains() {
     std::unordered_map<std::string, std::string> domains;
@@ -174,7 +188,7 @@ struct edge_server::state : std::enable_shared_from_this<state> {
     if (ec) co_return;
     const std::string client = net::endpoint_text(peer);
     if (!self->allowed_clients.empty() && !self->allowed_clients.contains(net::unmapped(peer.address()))) {
-      client_closed("ip_denied", "edge: client {} refused: ip_denied (not in allowed_client_ips)", client);
+      client_closed(self->closed_clients, "ip_denied", "edge: client {} refused: ip_denied (not in allowed_client_ips)", client);
       co_return;
     }
     socket.set_option(tcp::no_delay(true), ec);
@@ -192,7 +206,7 @@ struct edge_server::state : std::enable_shared_from_this<state> {
       hello.resize(old + n);
       if (rec) {
         if (rec == beast::error::timeout) {
-          client_closed("hello_timeout", "edge: client {} closed: no complete TLS ClientHello within {} ms", client,
+          client_closed(self->closed_clients, "hello_timeout", "edge: client {} closed: no complete TLS ClientHello within {} ms", client,
                        self->cfg->client_hello_timeout.count());
         }
         co_return;
@@ -202,7 +216,7 @@ struct edge_server::state : std::enable_shared_from_this<state> {
     }
     stream.expires_never();
     if (parsed.status != hello_status::ok) {
-      client_closed("bad_hello", "edge: client {} closed: {}", client,
+      client_closed(self->closed_clients, "bad_hello", "edge: client {} closed: {}", client,
                    parsed.status == hello_status::too_large ? "ClientHello larger than max_client_hello_bytes"
                    : parsed.status == hello_status::not_tls ? "not TLS (the edge only passes TLS through)"
                                                             : "malformed ClientHello: " + parsed.error);
@@ -210,12 +224,12 @@ struct edge_server::state : std::enable_shared_from_this<state> {
     }
     const std::string& name = parsed.info.server_name;
     if (name.empty()) {
-      client_closed("no_sni", "edge: client {} closed: no server name (SNI) in its ClientHello", client);
+      client_closed(self->closed_clients, "no_sni", "edge: client {} closed: no server name (SNI) in its ClientHello", client);
       co_return;
     }
     const auto tunnel_id = self->tunnel_for(name);
     if (!tunnel_id) {
-      client_closed("no_tunnel", "edge: client {} closed: no tunnel for host {}", client, name);
+      client_closed(self->closed_clients, "no_tunnel", "edge: client {} closed: no tunnel for host {}", client, name);
       co_return;
     }
     h2_link::open_request request;
@@ -232,7 +246,7 @@ struct edge_server::state : std::enable_shared_from_this<state> {
                    std::shared_ptr<std::set<const h2_link*>> tried) {
     for (;;) {
       if (tried->size() >= self->cfg->stream_open_attempts) {
-        client_closed("refused", "edge: client {} closed: {} connector connection(s) of tunnel {} refused the stream",
+        client_closed(self->closed_clients, "refused", "edge: client {} closed: {} connector connection(s) of tunnel {} refused the stream",
                      request.client_address, tried->size(), tunnel_id);
         request.client->close();
         return;
@@ -240,10 +254,10 @@ struct edge_server::state : std::enable_shared_from_this<state> {
       auto link = self->least_busy(tunnel_id, *tried);
       if (!link) {
         if (tried->empty()) {
-          client_closed("no_connector", "edge: client {} closed: tunnel {} ({}) has no connector connected", request.client_address,
+          client_closed(self->closed_clients, "no_connector", "edge: client {} closed: tunnel {} ({}) has no connector connected", request.client_address,
                        tunnel_id, request.authority);
         } else {
-          client_closed("refused", "edge: client {} closed: every connector connection of tunnel {} ({} tried) refused the "
+          client_closed(self->closed_clients, "refused", "edge: client {} closed: every connector connection of tunnel {} ({} tried) refused the "
                        "stream (the connector cannot reach its gateway?)",
                        request.client_address, tunnel_id, tried->size());
         }
@@ -256,7 +270,10 @@ struct edge_server::state : std::enable_shared_from_this<state> {
         if (auto s = weak.lock()) open(s, tunnel_id, std::move(back), tried);
         else back.client->close();
       });
-      if (opened) return;
+      if (opened) {
+        ++self->streams_opened[tunnel_id];
+        return;
+      }
     }
   }
 
@@ -309,6 +326,7 @@ struct edge_server::state : std::enable_shared_from_this<state> {
     if (verdict == auth_verdict::ok) answer.domain = record ? record->domain : "";
     if (auto wec = co_await write_message(*tls, encode_verdict(answer)); wec) co_return;
     if (verdict != auth_verdict::ok || !record) {
+      ++self->connector_refusals[answer.result];
       observability::log_throttled(log::edge(), spdlog::level::warn, "edge connector refused " + answer.result,
                                    "edge: connector {} ({} #{}) refused: {}: {}", from, hello->connector,
                                    hello->connection, answer.result, answer.message);
@@ -329,9 +347,12 @@ struct edge_server::state : std::enable_shared_from_this<state> {
     auto& entry = self->live[record->id];
     entry.name = record->name;
     entry.links.push_back(link);
+    ++self->connector_connects[record->id];
+    self->link_info[link.get()] = {from, std::chrono::system_clock::now()};
     log::edge().info("edge: connector connected: tunnel {} ({}) {} #{} from {}; {} connection(s) live", record->id,
                      record->name, hello->connector, hello->connection, from, entry.links.size());
     co_await h2_link::run(link);
+    self->link_info.erase(link.get());
 
     auto it = self->live.find(record->id);
     if (it != self->live.end()) {
@@ -407,6 +428,104 @@ void edge_server::stop(std::chrono::milliseconds grace) {
       for (auto& link : entry.links) link->close();
     }
   });
+}
+
+std::string edge_server::not_ready() const {
+  if (state_->stopping) return "not ready: shutting down";
+  if (state_->live.empty()) return "not ready: no connector connection registered";
+  return "";
+}
+
+std::string edge_server::metrics_text() const {
+  const auto& s = *state_;
+  observability::exposition out;
+  out.family("mcpgate_build_info", "gauge", "The running build.");
+  out.sample("mcpgate_build_info", {{"version", MCPGATE_VERSION}}, std::uint64_t{1});
+  out.family("mcpgate_config_info", "gauge", "The loaded config: its file and the SHA-256 of its text.");
+  out.sample("mcpgate_config_info", {{"file", s.cfg->source}, {"sha256", s.cfg->sha256}}, std::uint64_t{1});
+  // Every tunnel with a live connection, or one it ever had (counts survive a reconnect).
+  std::set<std::string> tunnels;
+  for (const auto& [id, entry] : s.live) tunnels.insert(id);
+  for (const auto& [id, count] : s.connector_connects) tunnels.insert(id);
+  out.family("mcpgate_edge_connector_connections", "gauge", "Connector connections open now, by tunnel.");
+  for (const auto& id : tunnels) {
+    const auto it = s.live.find(id);
+    out.sample("mcpgate_edge_connector_connections", {{"tunnel", id}},
+               static_cast<std::uint64_t>(it == s.live.end() ? 0 : it->second.links.size()));
+  }
+  out.family("mcpgate_edge_connector_connects_total", "counter",
+             "Connector connections accepted, by tunnel (above the connector's `connections`: reconnects).");
+  for (const auto& [id, count] : s.connector_connects) out.sample("mcpgate_edge_connector_connects_total", {{"tunnel", id}}, count);
+  out.family("mcpgate_edge_open_streams", "gauge", "Client connections being carried now, by tunnel.");
+  for (const auto& id : tunnels) {
+    std::uint64_t streams = 0;
+    if (const auto it = s.live.find(id); it != s.live.end()) {
+      for (const auto& link : it->second.links) streams += link->stream_count();
+    }
+    out.sample("mcpgate_edge_open_streams", {{"tunnel", id}}, streams);
+  }
+  out.family("mcpgate_edge_streams_total", "counter", "Client connections forwarded to a connector, by tunnel.");
+  for (const auto& [id, count] : s.streams_opened) out.sample("mcpgate_edge_streams_total", {{"tunnel", id}}, count);
+  out.family("mcpgate_edge_connector_refusals_total", "counter",
+             "Connector handshakes refused, by verdict (token_rotated, tunnel_archived, tunnel_unknown, bad_proof, ...).");
+  for (const auto& [verdict, count] : s.connector_refusals) {
+    out.sample("mcpgate_edge_connector_refusals_total", {{"verdict", verdict}}, count);
+  }
+  out.family("mcpgate_edge_closed_clients_total", "counter",
+             "Client connections closed without a stream, by reason (ip_denied, no_tunnel, no_connector, no_sni, ...).");
+  for (const auto& [reason, count] : s.closed_clients) out.sample("mcpgate_edge_closed_clients_total", {{"reason", reason}}, count);
+  if (X509* cert = SSL_CTX_get0_certificate(s.connector_tls->native_handle())) {
+    out.family("mcpgate_certificate_expiry_seconds", "gauge",
+               "Seconds until a certificate the edge uses expires (negative: expired), by where it is used.");
+    out.sample("mcpgate_certificate_expiry_seconds",
+               {{"source", "connector listener"}, {"file", s.cfg->tls.cert_file},
+                {"subject", pki::name_of(X509_get_subject_name(cert))}},
+               static_cast<double>(pki::seconds_until(X509_get0_notAfter(cert), std::time(nullptr))));
+  }
+  return out.take();
+}
+
+std::string edge_server::status_json() const {
+  const auto& s = *state_;
+  const auto unix_seconds = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration<double>(t.time_since_epoch()).count();
+  };
+  boost::json::object doc;
+  doc["service"] = "mcpgate";
+  doc["version"] = MCPGATE_VERSION;
+  doc["mode"] = "edge";
+  doc["now"] = unix_seconds(std::chrono::system_clock::now());
+  doc["started"] = unix_seconds(s.started);
+  doc["config"] = {{"path", s.cfg->source}, {"sha256", s.cfg->sha256}, {"loaded", unix_seconds(s.started)},
+                   {"reloads", boost::json::array()}};
+  doc["listeners"] = {{{"address", net::endpoint_text(s.client_acceptor.local_endpoint())}, {"protocol", "clients"}},
+                      {{"address", net::endpoint_text(s.connector_acceptor.local_endpoint())}, {"protocol", "connectors"}}};
+  boost::json::array connectors;
+  for (const auto& [id, entry] : s.live) {
+    for (const auto& link : entry.links) {
+      const auto info = s.link_info.find(link.get());
+      connectors.push_back({{"tunnel", id + (entry.name.empty() ? "" : " (" + entry.name + ")")},
+                            {"remote", info == s.link_info.end() ? "" : info->second.first},
+                            {"connected", info == s.link_info.end() ? boost::json::value(nullptr)
+                                                                     : boost::json::value(unix_seconds(info->second.second))},
+                            {"streams", link->stream_count()}});
+    }
+  }
+  doc["tunnel"] = {{"connectors", std::move(connectors)}};
+  doc["routes"] = boost::json::array();
+  doc["denials"] = boost::json::array();
+  doc["auth"] = boost::json::array();
+  boost::json::array certificates;
+  if (X509* cert = SSL_CTX_get0_certificate(s.connector_tls->native_handle())) {
+    const auto left = pki::seconds_until(X509_get0_notAfter(cert), std::time(nullptr));
+    certificates.push_back({{"source", "connector listener"},
+                            {"file", s.cfg->tls.cert_file},
+                            {"subject", pki::name_of(X509_get_subject_name(cert))},
+                            {"not_after", static_cast<double>(std::time(nullptr) + left)},
+                            {"seconds_left", left}});
+  }
+  doc["certificates"] = std::move(certificates);
+  return boost::json::serialize(doc);
 }
 
 tcp::endpoint edge_server::client_endpoint() const { return state_->client_acceptor.local_endpoint(); }

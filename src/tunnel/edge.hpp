@@ -39,6 +39,12 @@ class edge_server {
   // Stops accepting, asks connectors to finish (GOAWAY), closes what is left after `grace`.
   void stop(std::chrono::milliseconds grace);
 
+  // The admin pages (`admin:`), called on the edge's thread: "" when ready (a connector
+  // connection is registered), else why not; Prometheus text; the status page's JSON.
+  std::string not_ready() const;
+  std::string metrics_text() const;
+  std::string status_json() const;
+
   boost::asio::ip::tcp::endpoint client_endpoint() const;
   boost::asio::ip::tcp::endpoint connector_endpoint() const;
 

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 
 #include "auth/api_key.hpp"
@@ -37,6 +38,7 @@ struct fake_issuer {
   std::string jwks;
   std::map<std::string, int> hits;
   bool down = false;
+  std::optional<std::shared_future<void>> jwks_gate;  // /jwks answers only once this is ready
   fake_upstream server{https_handler(server_tls_context(pki.server_cert, pki.server_key),
                                      [this](const bhttp::request<bhttp::string_body>& req) { return answer(req); })};
 
@@ -51,9 +53,15 @@ struct fake_issuer {
   }
   bhttp::response<bhttp::string_body> answer(const bhttp::request<bhttp::string_body>& req) {
     bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
-    std::lock_guard lock(mutex);
+    std::unique_lock lock(mutex);
     const std::string path(req.target());
     ++hits[path];
+    if (path == "/jwks" && jwks_gate) {
+      auto gate = *jwks_gate;
+      lock.unlock();
+      gate.wait_for(std::chrono::seconds(20));
+      lock.lock();
+    }
     if (down) {
       res.result(bhttp::status::service_unavailable);
     } else if (path == "/.well-known/openid-configuration") {
@@ -221,6 +229,31 @@ TEST(Auth, RotatedIssuerKeysAreFetchedOnceAndKeptWhenTheIssuerIsDown) {
   }
   EXPECT_EQ(g.post(tools_call("read_file"), g.key.sign(claims(g.issuer.url()))).result_int(), 200)
       << "cached keys outlive an issuer outage";
+}
+
+TEST(Auth, ShutdownAnswersAnExchangeWaitingForKeysAtOnce) {
+  protected_gateway g;
+  g.wait_for_keys();
+  std::promise<void> release;
+  {
+    std::lock_guard lock(g.issuer.mutex);
+    g.issuer.jwks_gate = release.get_future().share();
+  }
+  const auto fetches = g.issuer.hits_of("/jwks");
+  auto rotated = signing_key::ec_p256("k2");
+  auto waiting = std::async(std::launch::async, [&] {
+    return g.post(tools_call("read_file"), rotated.sign(claims(g.issuer.url()))).result_int();
+  });
+  // The exchange waits for a key fetch the issuer holds.
+  ASSERT_TRUE(wait_until([&] { return g.issuer.hits_of("/jwks") == fetches + 1; }));
+  const auto started = std::chrono::steady_clock::now();
+  g.gw->shutdown(10s);
+  const auto took = std::chrono::steady_clock::now() - started;
+  release.set_value();
+  ASSERT_EQ(waiting.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(waiting.get(), 503);
+  // Neither the 10 s drain nor the issuer's fetch timeout was waited for.
+  EXPECT_LT(took, 3s);
 }
 
 TEST(Auth, ApiKeysWithTheirToolsAndCallerConditions) {

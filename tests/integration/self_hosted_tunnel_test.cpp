@@ -24,6 +24,7 @@
 #include "support/configs.hpp"
 #include "support/fake_upstream.hpp"
 #include "support/gateway_harness.hpp"
+#include "support/promtool.hpp"
 #include "support/test_pki.hpp"
 #include "support/wait.hpp"
 #include "tunnel/connector.hpp"
@@ -70,6 +71,17 @@ struct running_edge {
   }
   std::uint16_t client_port() const { return edge->client_endpoint().port(); }
   std::uint16_t connector_port() const { return edge->connector_endpoint().port(); }
+  // The admin pages, asked on the edge's own thread (it is single-threaded).
+  std::string metrics() {
+    std::promise<std::string> answer;
+    asio::post(t.io, [&] { answer.set_value(edge->metrics_text()); });
+    return answer.get_future().get();
+  }
+  std::string not_ready() {
+    std::promise<std::string> answer;
+    asio::post(t.io, [&] { answer.set_value(edge->not_ready()); });
+    return answer.get_future().get();
+  }
 };
 
 struct running_connector {
@@ -401,6 +413,37 @@ TEST_F(SelfHostedTunnel, RotatedTokenRefusesNewConnectionsLiveStreamsContinue) {
   // The new token in the file: the stale connector gets in on its next attempt.
   write_file(token_file, new_token + "\n");
   EXPECT_TRUE(wait_until([&] { return stale.connected >= 1; }, 40s));
+}
+
+TEST_F(SelfHostedTunnel, EdgeMetricsCountConnectorsStreamsAndRefusals) {
+  EXPECT_EQ(edge->not_ready(), "not ready: no connector connection registered");
+  start_connector(1);
+  EXPECT_TRUE(wait_until([&] { return edge->not_ready().empty(); }));
+  tls_client client(edge->client_port(), host(), gateway_pki->ca_cert);
+  ASSERT_EQ(client.post(host(), "{}").first, 200u);
+  EXPECT_THROW(tls_client(edge->client_port(), "nobody.elsewhere.test", gateway_pki->ca_cert), std::exception);
+  {
+    tunnel::registry reg(registry_path);
+    reg.rotate_token(tunnel_id);
+  }
+  connectors.push_back(std::make_unique<running_connector>(connector_settings(1)));
+  ASSERT_TRUE(wait_until([&] { return connectors.back()->refused_with("token_rotated"); }));
+
+  std::string metrics;
+  const auto series = [&](const std::string& name, const std::string& labels) {
+    return name + "{" + labels + "} ";
+  };
+  ASSERT_TRUE(wait_until([&] {
+    metrics = edge->metrics();
+    return metrics.find(series("mcpgate_edge_closed_clients_total", "reason=\"no_tunnel\"") + "1") != std::string::npos &&
+           metrics.find(series("mcpgate_edge_connector_refusals_total", "verdict=\"token_rotated\"")) != std::string::npos;
+  })) << metrics;
+  const auto tunnel_label = "tunnel=\"" + tunnel_id + "\"";
+  EXPECT_NE(metrics.find(series("mcpgate_edge_connector_connections", tunnel_label) + "1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find(series("mcpgate_edge_streams_total", tunnel_label) + "1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find(series("mcpgate_edge_open_streams", tunnel_label)), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("mcpgate_certificate_expiry_seconds{source=\"connector listener\""), std::string::npos);
+  EXPECT_EQ(promtool_check("metrics", metrics), "") << metrics;
 }
 
 TEST_F(SelfHostedTunnel, ArchiveClosesStreamsWithinFiveSecondsAndStopsTheConnector) {

@@ -136,6 +136,92 @@ routes:
   EXPECT_TRUE(has_part(r, "routes.r8.auth.oauth.leeway: at most 10m"));
 }
 
+TEST(AuthConfig, IntrospectionWithItsSecretFromAFileOrTheEnvironment) {
+  const auto dir = std::filesystem::temp_directory_path() / ("mcpgate-introspection-config-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "secret";
+  std::ofstream(file) << "s3cret-file\n";
+  ::setenv("MCPGATE_TEST_INTROSPECTION_SECRET", "s3cret-env", 1);
+  const auto r = load_string(with(R"(listeners: [{ address: ":8080" }]
+routes:
+  a:
+    upstream: "http://10.0.0.5:1"
+    auth:
+      oauth:
+        issuer: https://auth.example.com
+        audience: https://a.example.com/mcp
+        introspection: { endpoint: https://auth.example.com/introspect, client_id: gw, client_secret_file: "@", cache: 2m, timeout: 2s }
+  b:
+    upstream: "http://10.0.0.5:1"
+    auth:
+      oauth:
+        issuer: https://auth.example.com
+        audience: https://b.example.com/mcp
+        jwks_uri: https://auth.example.com/jwks
+        introspection: { endpoint: https://auth.example.com/introspect, client_id: gw, client_secret_env: MCPGATE_TEST_INTROSPECTION_SECRET, cache: 0s }
+)",
+                                  file.string()),
+                             "t.yaml");
+  ASSERT_TRUE(loads(r)) << testing::rendered(r);
+  const auto& a = r.snapshot->routes[0].auth.oauth;
+  ASSERT_TRUE(a && a->introspection);
+  EXPECT_EQ(a->introspection->endpoint, "https://auth.example.com/introspect");
+  EXPECT_EQ(a->introspection->client_id, "gw");
+  EXPECT_EQ(a->introspection->client_secret, "s3cret-file");
+  EXPECT_EQ(a->introspection->cache, std::chrono::minutes(2));
+  EXPECT_EQ(a->introspection->timeout, std::chrono::seconds(2));
+  EXPECT_TRUE(a->introspects_every_token());
+  const auto& b = r.snapshot->routes[1].auth.oauth;
+  ASSERT_TRUE(b && b->introspection);
+  EXPECT_EQ(b->introspection->client_secret, "s3cret-env");
+  EXPECT_EQ(b->introspection->cache, std::chrono::seconds(0));
+  EXPECT_EQ(b->introspection->timeout, std::chrono::seconds(5)) << "the default";
+  EXPECT_FALSE(b->introspects_every_token()) << "JWTs are verified with the keys";
+  const auto text = summarize(*r.snapshot);
+  EXPECT_NE(text.find("introspection https://auth.example.com/introspect as gw (secret from env "
+                      "MCPGATE_TEST_INTROSPECTION_SECRET)"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("s3cret"), std::string::npos) << text;
+  std::filesystem::remove_all(dir);
+  ::unsetenv("MCPGATE_TEST_INTROSPECTION_SECRET");
+}
+
+TEST(AuthConfig, IntrospectionMistakesAreErrorsWithTheirPlace) {
+  ::setenv("MCPGATE_TEST_INTROSPECTION_SECRET", "s3cret-env", 1);
+  const auto r = load_string(R"(listeners: [{ address: ":8080" }]
+routes:
+  r1: { upstream: "http://10.0.0.5:1", auth: { oauth: { issuer: "https://a", audience: "https://x",
+        introspection: { endpoint: "http://a/introspect", client_id: gw, client_secret_env: MCPGATE_TEST_INTROSPECTION_SECRET } } } }
+  r2: { upstream: "http://10.0.0.5:1", auth: { oauth: { issuer: "https://a", audience: "https://x",
+        introspection: { endpoint: "https://a/i", client_id: gw, client_secret_env: MCPGATE_TEST_INTROSPECTION_SECRET, client_secret_file: /x } } } }
+  r3: { upstream: "http://10.0.0.5:1", auth: { oauth: { issuer: "https://a", audience: "https://x",
+        introspection: { endpoint: "https://a/i", client_id: gw, client_secret_env: MCPGATE_TEST_INTROSPECTION_SECRET, cache: 6m, timeout: 0s } } } }
+  r4: { upstream: "http://10.0.0.5:1", auth: { oauth: { issuer: "https://a", audience: "https://x",
+        introspection: { client_id: "", secret: x } } } }
+  r5: { upstream: "http://10.0.0.5:1", auth: { oauth: { issuer: "https://a", audience: "https://x",
+        introspection: { endpoint: "https://a/i", client_id: gw, client_secret_env: MCPGATE_TEST_SURELY_UNSET, timeout: 1m } } } }
+  r6: { upstream: "http://10.0.0.5:1", auth: { oauth: { issuer: "https://a", audience: "https://x",
+        introspection: { endpoint: "https://a/i", client_id: gw, client_secret_file: /nonexistent/mcpgate-secret } } } }
+)",
+                             "t.yaml");
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(has_part(r, "t.yaml:4:")) << "diagnostics carry file:line\n" << testing::rendered(r);
+  EXPECT_TRUE(has_part(r, "routes.r1.auth.oauth.introspection.endpoint: invalid URL \"http://a/introspect\": the scheme must be https"));
+  EXPECT_TRUE(has_part(r, "routes.r2.auth.oauth.introspection.client_secret_file: give client_secret_file or client_secret_env, not both"));
+  EXPECT_TRUE(has_part(r, "routes.r3.auth.oauth.introspection.cache: at most 5m"));
+  EXPECT_TRUE(has_part(r, "routes.r3.auth.oauth.introspection.timeout:"));
+  EXPECT_TRUE(has_part(r, "routes.r4.auth.oauth.introspection.secret: unknown key"));
+  EXPECT_TRUE(has_part(r, "routes.r4.auth.oauth.introspection.client_id: the client_id must be a non-empty line"));
+  EXPECT_TRUE(has_part(r, "routes.r4.auth.oauth.introspection.endpoint: missing required key \"endpoint\""));
+  EXPECT_TRUE(has_part(r, "routes.r4.auth.oauth.introspection: missing client_secret_file or client_secret_env"));
+  EXPECT_TRUE(has_part(r, "routes.r5.auth.oauth.introspection.client_secret_env: environment variable \"MCPGATE_TEST_SURELY_UNSET\" is not set"));
+  EXPECT_TRUE(has_part(r, "routes.r5.auth.oauth.introspection.timeout: at most 30s"));
+  EXPECT_TRUE(has_part(r, "routes.r6.auth.oauth.introspection.client_secret_file:"));
+  EXPECT_EQ(testing::rendered(r).find("s3cret"), std::string::npos);
+  ::unsetenv("MCPGATE_TEST_INTROSPECTION_SECRET");
+}
+
 TEST(AuthConfig, ListenerClientCertificates) {
   const auto r = load_string(R"(tls: { cert_file: /c.pem, key_file: /k.pem }
 listeners:

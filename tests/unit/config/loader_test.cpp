@@ -614,10 +614,10 @@ TEST(ConfigLoader, UnknownTopLevelKey) {
   EXPECT_TRUE(has(r, "t.yaml:2:1: error: listen_adr: unknown key \"listen_adr\" (did you mean \"listen_addr\"?); "
                      "allowed keys: listen_addr, log_level, log_format, log_file, access_log_file, shutdown_timeout, "
                      "tunnel_domain, tls, routes, upstream, "
-                     "listeners, limits, workers, trusted_proxies, ip_sets, audit, session_affinity, tunnel, api_keys"));
+                     "listeners, limits, workers, trusted_proxies, ip_sets, audit, session_affinity, tunnel, api_keys, admin"));
   EXPECT_TRUE(has(load(with_listener("frobnicate: 1\n")),
                   "t.yaml:2:1: error: frobnicate: unknown key \"frobnicate\"; allowed keys: listen_addr, log_level, "
-                  "log_format, log_file, access_log_file, shutdown_timeout, tunnel_domain, tls, routes, upstream, listeners, limits, workers, trusted_proxies, ip_sets, audit, session_affinity, tunnel, api_keys"));
+                  "log_format, log_file, access_log_file, shutdown_timeout, tunnel_domain, tls, routes, upstream, listeners, limits, workers, trusted_proxies, ip_sets, audit, session_affinity, tunnel, api_keys, admin"));
 }
 
 TEST(ConfigLoader, UnknownNestedKeys) {
@@ -685,7 +685,7 @@ TEST(ConfigLoader, ReportsEveryErrorAtOnceInFileOrder) {
   EXPECT_TRUE(has(r, path + ":1:14: error: listen_addr: invalid address \"8080\": missing :port (expected host:port, "
                             "e.g. \":8080\" or \"127.0.0.1:8080\")"));
   EXPECT_TRUE(has(r, path + ":22:1: error: extra: unknown key \"extra\"; allowed keys: listen_addr, log_level, "
-                            "log_format, log_file, access_log_file, shutdown_timeout, tunnel_domain, tls, routes, upstream, listeners, limits, workers, trusted_proxies, ip_sets, audit, session_affinity, tunnel, api_keys"));
+                            "log_format, log_file, access_log_file, shutdown_timeout, tunnel_domain, tls, routes, upstream, listeners, limits, workers, trusted_proxies, ip_sets, audit, session_affinity, tunnel, api_keys, admin"));
   int last_line = 0;
   for (const auto& d : r.diagnostics) {
     EXPECT_GE(d.line, last_line) << d.to_string();
