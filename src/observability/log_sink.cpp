@@ -168,8 +168,14 @@ void log_sink::begin_line(config::log_format format, spdlog::log_clock::time_poi
 void log_sink::end_line(config::log_format format) {
   if (format == config::log_format::json) line_ += '}';
   line_ += '\n';
-  std::FILE* out = file_ != nullptr ? file_ : standard_;
-  std::fwrite(line_.data(), 1, line_.size(), out);
+  if (file_ != nullptr) {
+    std::fwrite(line_.data(), 1, line_.size(), file_);
+  } else {
+    // A pipe to docker / journald / a test reader: each line at once, as spdlog's stdout and
+    // stderr sinks did (readers wait for a line, not for a second).
+    std::fwrite(line_.data(), 1, line_.size(), standard_);
+    std::fflush(standard_);
+  }
   // A line must not leave half of a huge buffer behind for the next one.
   if (line_.capacity() > 64 * 1024) std::string().swap(line_);
 }

@@ -18,7 +18,9 @@ namespace mcpgate::observability {
 
 class log_sink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  // Writes to `standard` (stderr, stdout) until open() names a file.
+  // Writes to `standard` (stderr, stdout) until open() names a file. Lines to a standard
+  // stream are flushed one by one; lines to a file when the logger flushes (flush_on,
+  // flush_every).
   explicit log_sink(std::FILE* standard, config::log_format format = config::log_format::text);
   ~log_sink() override;
   log_sink(const log_sink&) = delete;

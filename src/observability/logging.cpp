@@ -52,8 +52,8 @@ struct loggers {
     for (std::size_t i = 0; i < component_names.size(); ++i) {
       auto l = std::make_shared<spdlog::logger>(component_names[i], process_sink());
       spdlog::initialize_logger(l);  // registers it, with the current level
-      // Buffered, as a write(2) per line would cost more than proxying a small request;
-      // warnings and errors go out at once, the rest within a second (flush_every).
+      // Files are buffered, as a write(2) per line would cost more than proxying a small
+      // request: warnings and errors go out at once, the rest within a second (flush_every).
       l->flush_on(spdlog::level::warn);
       by_component[i] = std::move(l);
     }
