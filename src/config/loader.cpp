@@ -1930,11 +1930,11 @@ class loader {
     out.enabled = true;
     if (node.IsNull()) return;
     if (!expect_map(node, "admin")) return;
-    const YAML::Node* listen_node = nullptr;
+    std::optional<YAML::Node> listen_node;  // a handle of its own: the entries are gone after the loop
     for (const entry& e : entries(node, "admin", admin_keys)) {
       const std::string path = join("admin", e.key);
       if (e.key == "listen") {
-        listen_node = &e.value;
+        listen_node = e.value;
         if (auto l = read_address(e.value, path)) out.listen = std::move(*l);
       } else if (e.key == "allow") {
         if (auto prefixes = prefix_list(e.value, path, "[127.0.0.1, 10.1.2.0/24]", "lets anyone read the admin pages")) {
