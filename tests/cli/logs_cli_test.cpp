@@ -5,7 +5,6 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -15,6 +14,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "support/log_text.hpp"
 #include "cli/cli_support.hpp"
 #include "support/configs.hpp"
 #include "support/http_test_client.hpp"
@@ -51,8 +51,7 @@ void expect_json_lines(const std::string& path, bool access) {
     ASSERT_TRUE(v.is_object()) << line;
     const auto& o = v.as_object();
     ASSERT_TRUE(o.contains("time") && o.at("time").is_string()) << line;
-    EXPECT_TRUE(std::regex_match(std::string(o.at("time").as_string()),
-                                 std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
+    EXPECT_TRUE(test::is_utc_millis(o.at("time").as_string()))
         << line;
     ASSERT_TRUE(o.contains("level") && o.contains("component")) << line;
     if (access) {
@@ -89,15 +88,15 @@ upstream:
                           process_log, access_log, reserved.local_endpoint().port());
   }
   background_process gw({"gateway", "-config", dir / "config.yaml"}, dir / "stdout", dir / "stderr");
-  std::smatch m;
-  const std::regex listening(R"(mcpgate gateway: listening on 127\.0\.0\.1:(\d+) \(plain\))");
+  std::optional<unsigned> listening;
   std::string out;
   ASSERT_TRUE(test::wait_until([&] {
     out = file_text(dir / "stdout");
-    return std::regex_search(out, m, listening);
+    listening = test::port_after(out, "mcpgate gateway: listening on 127.0.0.1:");
+    return listening.has_value();
   }))
       << "stdout:\n" << out << "\nstderr:\n" << file_text(dir / "stderr");
-  const auto port = static_cast<std::uint16_t>(std::stoi(m[1]));
+  const auto port = static_cast<std::uint16_t>(*listening);
 
   const auto request = [&](const std::string& path) {
     test::http_test_client client;
