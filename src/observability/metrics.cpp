@@ -131,8 +131,9 @@ void worker_metrics::record_exchange(const access_record& log, std::optional<std
     key += '\n';
     if (method_names_something(method) && !log.mcp_name.empty()) {
       std::string named = key + log.mcp_name;
-      if (r.mcp.count(named) || r.names < max_names_per_route) {
-        if (!r.mcp.count(named)) ++r.names;
+      const bool known = r.mcp.contains(named);
+      if (known || r.names < max_names_per_route) {
+        if (!known) ++r.names;
         key = std::move(named);
       } else {
         key += "other";
